@@ -1,0 +1,874 @@
+# pragma version ~=0.4.3
+"""
+@title VaultEngine
+@notice Keel's ledger: collateral types and their risk parameters, vaults
+        (collateral + normalised debt), the compounding stability fee and the
+        system surplus. Users open vaults, deposit and withdraw collateral,
+        borrow and repay the debt token, hand vaults over and approve operators.
+@dev Units: collateral and debt amounts are WAD; per-second fees and the rate
+     accumulator are RAY; the surplus is kept in RAD (WAD * RAY) so that the
+     debt ledger is exact:  supply * RAY + surplus == sum(normalised_debt * rate).
+     Collateral enters and leaves in the token's own decimals and is held as WAD.
+     Every rounding favours the system: debt rounds up, payouts round down.
+     Hot state is bit-packed (see the `_pack_*` helpers) so that a borrow or a
+     repay touches as few storage slots as possible.
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC20Detailed
+from .modules import access_control
+from .modules import fixed_point
+
+initializes: access_control
+exports: (
+    access_control.owner,
+    access_control.pending_owner,
+    access_control.roles,
+    access_control.transfer_ownership,
+    access_control.accept_ownership,
+    access_control.set_roles,
+)
+
+
+interface IPriceOracle:
+    def peek() -> (uint256, bool): view  # (price WAD debt-token per whole collateral unit, fresh)
+
+
+interface IDebtToken:
+    def mint(receiver: address, amount: uint256): nonpayable
+    def burn(account: address, amount: uint256): nonpayable
+
+
+# ---------------------------------------------------------------- roles
+# add collateral types and change their oracle
+ROLE_COLLATERAL_ADMIN: constant(uint256) = 1
+# change liquidation ratio, debt ceiling, dust and liquidation penalty
+ROLE_RISK_ADMIN: constant(uint256) = 2
+# change the stability fee
+ROLE_FEE_ADMIN: constant(uint256) = 4
+# mint accumulated surplus as debt tokens
+ROLE_TREASURY: constant(uint256) = 8
+
+# ---------------------------------------------------------------- bounds
+WAD: constant(uint256) = fixed_point.WAD
+RAY: constant(uint256) = fixed_point.RAY
+# liquidation ratio: above 100 %, at most 1,000 %
+MIN_LIQUIDATION_RATIO: constant(uint256) = WAD + 1
+MAX_LIQUIDATION_RATIO: constant(uint256) = 10 * WAD
+# stability fee: per-second RAY factor; the cap compounds to about 11x a year
+MAX_STABILITY_FEE: constant(uint256) = RAY + 76 * 10 ** 18
+# liquidation penalty: 0 % .. 50 % on top of the debt (WAD factor)
+MAX_LIQUIDATION_PENALTY: constant(uint256) = WAD + WAD // 2
+MAX_TOKEN_DECIMALS: constant(uint8) = 18
+# WAD amounts in packed slots live in 128 bits
+MAX_UINT128: constant(uint256) = 2 ** 128 - 1
+MAX_BATCH: constant(uint256) = 100
+
+MAX_DEBT_CEILING: constant(uint256) = 2 ** 96 - 1  # WAD, about 7.9e10 tokens
+MAX_DUST: constant(uint256) = 2 ** 80 - 1  # WAD, about 1.2e6 tokens
+
+MASK_80: constant(uint256) = 2 ** 80 - 1
+MASK_96: constant(uint256) = 2 ** 96 - 1
+MASK_128: constant(uint256) = 2 ** 128 - 1
+MASK_160: constant(uint256) = 2 ** 160 - 1
+MASK_208: constant(uint256) = 2 ** 208 - 1
+
+# ---------------------------------------------------------------- events
+event CollateralTypeAdded:
+    collateral_type: indexed(uint256)
+    token: indexed(address)
+    oracle: address
+    token_decimals: uint8
+
+event CollateralParameterSet:
+    collateral_type: indexed(uint256)
+    parameter: String[24]  # "liquidation_ratio", "debt_ceiling", "dust", ...
+    value: uint256  # in the parameter's unit (WAD, RAY or an address as uint256)
+
+event Accrued:
+    collateral_type: indexed(uint256)
+    rate: uint256  # RAY, the new accumulator
+    fees: uint256  # RAD credited to the surplus
+
+event VaultOpened:
+    vault_id: indexed(uint256)
+    owner: indexed(address)
+    collateral_type: indexed(uint256)
+
+event Deposit:
+    vault_id: indexed(uint256)
+    payer: indexed(address)
+    amount: uint256  # token units (the token's decimals)
+    collateral: uint256  # WAD, the vault's collateral afterwards
+
+event Withdraw:
+    vault_id: indexed(uint256)
+    receiver: indexed(address)
+    amount: uint256  # token units
+    collateral: uint256  # WAD, afterwards
+
+event Borrow:
+    vault_id: indexed(uint256)
+    receiver: indexed(address)
+    amount: uint256  # WAD debt tokens minted
+    normalized_debt: uint256  # WAD, afterwards
+    rate: uint256  # RAY, the accumulator used
+
+event Repay:
+    vault_id: indexed(uint256)
+    payer: indexed(address)
+    amount: uint256  # WAD debt tokens burned
+    normalized_debt: uint256  # WAD, afterwards
+    rate: uint256  # RAY
+
+event VaultClosed:
+    vault_id: indexed(uint256)
+    receiver: indexed(address)
+    debt_repaid: uint256  # WAD debt tokens burned
+    collateral_returned: uint256  # token units
+    collateral_dust: uint256  # WAD below one token unit, kept by the system
+
+event VaultTransferred:
+    vault_id: indexed(uint256)
+    previous_owner: indexed(address)
+    new_owner: indexed(address)
+
+event OperatorSet:
+    owner: indexed(address)
+    operator: indexed(address)
+    approved: bool
+
+event SurplusWithdrawn:
+    receiver: indexed(address)
+    amount: uint256  # WAD debt tokens minted from the surplus
+
+# ---------------------------------------------------------------- views' shapes
+struct CollateralTypeInfo:
+    token: address
+    oracle: address
+    token_scale: uint256  # 10 ** (18 - token decimals)
+    liquidation_ratio: uint256  # WAD
+    debt_ceiling: uint256  # WAD
+    dust: uint256  # WAD
+    stability_fee: uint256  # RAY per second
+    liquidation_penalty: uint256  # WAD factor
+    rate: uint256  # RAY, as stored
+    last_accrual: uint256  # unix seconds
+    normalized_debt: uint256  # WAD
+    debt: uint256  # WAD, at the current rate, rounded up
+    collateral_dust: uint256  # WAD
+
+struct VaultInfo:
+    vault_id: uint256
+    owner: address
+    collateral_type: uint256
+    collateral: uint256  # WAD
+    normalized_debt: uint256  # WAD
+    debt: uint256  # WAD with fees to now, rounded up
+    collateral_value: uint256  # WAD at the oracle price, rounded down
+    collateral_ratio: uint256  # WAD; max_value(uint256) when debt is zero
+    max_borrow: uint256  # WAD more debt the vault could take now
+    safe: bool
+    price_fresh: bool
+
+# ---------------------------------------------------------------- storage
+# debt token this engine mints and burns
+debt_token: public(immutable(address))
+
+# number of collateral types; ids run 1..collateral_type_count
+collateral_type_count: public(uint256)
+# token => its collateral type id (0: none); one type per token
+collateral_type_of_token: public(HashMap[address, uint256])
+# type => packed: token address (bits 0-159) | 10 ** (18 - decimals) (bits 160-255)
+_type_token: HashMap[uint256, uint256]
+# type => liquidation penalty factor, WAD (1.13e18 = 13 %)
+_type_liquidation_penalty: HashMap[uint256, uint256]
+# type => packed: oracle (bits 0-159) | liquidation ratio WAD (bits 160-223)
+_type_risk: HashMap[uint256, uint256]
+# type => packed: debt ceiling WAD (bits 0-95) | dust WAD (bits 96-175) |
+#         stability fee above RAY, RAY per second (bits 176-255)
+_type_limits: HashMap[uint256, uint256]
+# type => packed: rate RAY (bits 0-207) | last accrual unix seconds (bits 208-255)
+_type_accrual: HashMap[uint256, uint256]
+# type => sum of its vaults' normalised debt, WAD
+type_normalized_debt: public(HashMap[uint256, uint256])
+# type => collateral below one token unit left behind by payouts, WAD
+type_collateral_dust: public(HashMap[uint256, uint256])
+
+# number of vaults ever opened; ids run 1..vault_count
+vault_count: public(uint256)
+# vault => packed: owner (bits 0-159) | collateral type (bits 160-255); 0 = none
+_vault_meta: HashMap[uint256, uint256]
+# vault => packed: collateral WAD (bits 0-127) | normalised debt WAD (bits 128-255)
+_vault_position: HashMap[uint256, uint256]
+# owner => operator => may act on all the owner's vaults
+operators: public(HashMap[address, HashMap[address, bool]])
+
+# fees and rounding gains not yet withdrawn, RAD
+surplus: public(uint256)
+
+
+@deploy
+def __init__(debt_token_address: address, initial_owner: address):
+    """
+    @param debt_token_address The DebtToken; this engine needs its ROLE_MINTER.
+    @param initial_owner Owner who grants the admin roles.
+    """
+    assert debt_token_address != empty(address), "engine: zero debt token"
+    access_control.__init__(initial_owner)
+    debt_token = debt_token_address
+
+
+# ================================================================ packing
+@internal
+@pure
+def _pack_position(collateral: uint256, normalized_debt: uint256) -> uint256:
+    assert collateral <= MAX_UINT128, "engine: collateral overflow"
+    assert normalized_debt <= MAX_UINT128, "engine: debt overflow"
+    return collateral | (normalized_debt << 128)
+
+
+@internal
+@view
+def _vault(vault_id: uint256) -> (address, uint256):
+    meta: uint256 = self._vault_meta[vault_id]
+    assert meta != 0, "engine: unknown vault"
+    return convert(convert(meta & MASK_160, uint160), address), meta >> 160
+
+
+@internal
+@view
+def _check_operator(owner: address):
+    if msg.sender != owner:
+        assert self.operators[owner][msg.sender], "engine: not vault owner or operator"
+
+
+@internal
+@view
+def _check_type(collateral_type: uint256):
+    # a listed type's accrual slot is never zero (its rate starts at RAY); the
+    # slot is read again right after, warm, by whatever checks the type
+    assert self._type_accrual[collateral_type] != 0, "engine: unknown collateral type"
+
+
+@internal
+@view
+def _token(collateral_type: uint256) -> (address, uint256):
+    """
+    @dev (token, 10 ** (18 - decimals)) of a collateral type, from one slot.
+    """
+    packed: uint256 = self._type_token[collateral_type]
+    return convert(convert(packed & MASK_160, uint160), address), packed >> 160
+
+
+# ================================================================ fees
+@internal
+@view
+def _rate_now(collateral_type: uint256) -> (uint256, uint256, bool):
+    """
+    @dev (stored rate, rate to now rounded up, whether time moved) -- RAY.
+    """
+    packed: uint256 = self._type_accrual[collateral_type]
+    rate: uint256 = packed & MASK_208
+    last: uint256 = packed >> 208
+    if last == block.timestamp:
+        return rate, rate, False
+    fee: uint256 = RAY + (self._type_limits[collateral_type] >> 176)
+    if fee == RAY:
+        return rate, rate, True
+    growth: uint256 = fixed_point.rpow(fee, block.timestamp - last, True)
+    return rate, fixed_point.mul_div(rate, growth, RAY, True), True
+
+
+@internal
+def _accrue(collateral_type: uint256) -> uint256:
+    """
+    @dev Bring the type's rate to now and credit the fees to the surplus. RAY.
+    """
+    old_rate: uint256 = 0
+    new_rate: uint256 = 0
+    moved: bool = False
+    old_rate, new_rate, moved = self._rate_now(collateral_type)
+    if not moved:
+        return new_rate
+    assert new_rate <= MASK_208, "engine: rate overflow"
+    self._type_accrual[collateral_type] = new_rate | (block.timestamp << 208)
+    fees: uint256 = 0
+    if new_rate != old_rate:
+        fees = self.type_normalized_debt[collateral_type] * (new_rate - old_rate)
+        self.surplus += fees
+    log Accrued(collateral_type=collateral_type, rate=new_rate, fees=fees)
+    return new_rate
+
+
+# ================================================================ safety
+@internal
+@view
+def _price(collateral_type: uint256) -> (uint256, uint256):
+    """
+    @dev (price WAD, liquidation ratio WAD); reverts on a stale or zero price.
+    """
+    risk: uint256 = self._type_risk[collateral_type]
+    price: uint256 = 0
+    fresh: bool = False
+    price, fresh = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).peek()
+    assert fresh, "engine: oracle stale"
+    assert price != 0, "engine: oracle price zero"
+    return price, risk >> 160
+
+
+@internal
+@pure
+def _is_safe(collateral: uint256, normalized_debt: uint256, rate: uint256, price: uint256, ratio: uint256) -> bool:
+    """
+    @dev collateral value (rounded down) covers debt * ratio (rounded up).
+    """
+    if normalized_debt == 0:
+        return True
+    debt: uint256 = fixed_point.mul_div(normalized_debt, rate, RAY, True)
+    value: uint256 = fixed_point.mul_div(collateral, price, WAD, False)
+    return value >= fixed_point.mul_div(debt, ratio, WAD, True)
+
+
+@internal
+@view
+def _check_dust(collateral_type: uint256, normalized_debt: uint256, rate: uint256):
+    if normalized_debt != 0:
+        dust: uint256 = (self._type_limits[collateral_type] >> 96) & MASK_80
+        assert normalized_debt * rate >= dust * RAY, "engine: debt below dust"
+
+
+# ================================================================ token moves
+@internal
+def _pull_collateral(token: address, payer: address, amount: uint256):
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert extcall IERC20(token).transferFrom(payer, self, amount, default_return_value=True), "engine: token transfer failed"
+    assert staticcall IERC20(token).balanceOf(self) - before == amount, "engine: token fee on transfer"
+
+
+@internal
+def _push_collateral(token: address, receiver: address, amount: uint256):
+    assert extcall IERC20(token).transfer(receiver, amount, default_return_value=True), "engine: token transfer failed"
+
+
+# ================================================================ actions (internal)
+@internal
+def _deposit(vault_id: uint256, collateral_type: uint256, amount: uint256):
+    assert amount != 0, "engine: zero amount"
+    token: address = empty(address)
+    scale: uint256 = 0
+    token, scale = self._token(collateral_type)
+    position: uint256 = self._vault_position[vault_id]
+    collateral: uint256 = (position & MASK_128) + amount * scale
+    self._vault_position[vault_id] = self._pack_position(collateral, position >> 128)
+    self._pull_collateral(token, msg.sender, amount)
+    log Deposit(vault_id=vault_id, payer=msg.sender, amount=amount, collateral=collateral)
+
+
+@internal
+def _borrow(vault_id: uint256, collateral_type: uint256, amount: uint256, receiver: address):
+    assert amount != 0, "engine: zero amount"
+    assert receiver != empty(address), "engine: zero receiver"
+    rate: uint256 = self._accrue(collateral_type)
+    added: uint256 = fixed_point.mul_div(amount, RAY, rate, True)
+    position: uint256 = self._vault_position[vault_id]
+    collateral: uint256 = position & MASK_128
+    normalized_debt: uint256 = (position >> 128) + added
+    type_debt: uint256 = self.type_normalized_debt[collateral_type] + added
+    assert type_debt * rate <= (self._type_limits[collateral_type] & MASK_96) * RAY, "engine: debt ceiling reached"
+    self._check_dust(collateral_type, normalized_debt, rate)
+    price: uint256 = 0
+    ratio: uint256 = 0
+    price, ratio = self._price(collateral_type)
+    assert self._is_safe(collateral, normalized_debt, rate, price, ratio), "engine: vault unsafe"
+    self._vault_position[vault_id] = self._pack_position(collateral, normalized_debt)
+    self.type_normalized_debt[collateral_type] = type_debt
+    # normalised debt rounds up: the ledger gains (added * rate - amount * RAY) RAD
+    gain: uint256 = added * rate - amount * RAY
+    if gain != 0:
+        self.surplus += gain
+    extcall IDebtToken(debt_token).mint(receiver, amount)
+    log Borrow(vault_id=vault_id, receiver=receiver, amount=amount, normalized_debt=normalized_debt, rate=rate)
+
+
+# ================================================================ user actions
+@external
+@nonreentrant
+def open_vault(collateral_type: uint256, deposit_amount: uint256, borrow_amount: uint256) -> uint256:
+    """
+    @notice Open a vault owned by the caller, optionally depositing and borrowing in
+            the same transaction.
+    @param collateral_type Id of a collateral type.
+    @param deposit_amount Collateral to deposit, token units (0 for none).
+    @param borrow_amount Debt tokens to borrow to the caller, WAD (0 for none).
+    @return The new vault's id.
+    """
+    self._check_type(collateral_type)
+    vault_id: uint256 = self.vault_count + 1
+    self.vault_count = vault_id
+    self._vault_meta[vault_id] = convert(msg.sender, uint256) | (collateral_type << 160)
+    log VaultOpened(vault_id=vault_id, owner=msg.sender, collateral_type=collateral_type)
+    if deposit_amount != 0:
+        self._deposit(vault_id, collateral_type, deposit_amount)
+    if borrow_amount != 0:
+        self._borrow(vault_id, collateral_type, borrow_amount, msg.sender)
+    return vault_id
+
+
+@external
+@nonreentrant
+def deposit(vault_id: uint256, amount: uint256):
+    """
+    @notice Add `amount` (token units) of collateral to a vault. Anyone may deposit.
+    """
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    self._deposit(vault_id, collateral_type, amount)
+
+
+@external
+@nonreentrant
+def withdraw(vault_id: uint256, amount: uint256, receiver: address):
+    """
+    @notice Take `amount` (token units) of collateral out of a vault to `receiver`;
+            the vault must stay safe. Owner or operator only.
+    """
+    assert amount != 0, "engine: zero amount"
+    assert receiver != empty(address), "engine: zero receiver"
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    self._check_operator(owner)
+    token: address = empty(address)
+    scale: uint256 = 0
+    token, scale = self._token(collateral_type)
+    position: uint256 = self._vault_position[vault_id]
+    removed: uint256 = amount * scale
+    assert removed <= position & MASK_128, "engine: insufficient collateral"
+    collateral: uint256 = (position & MASK_128) - removed
+    normalized_debt: uint256 = position >> 128
+    if normalized_debt != 0:
+        rate: uint256 = self._accrue(collateral_type)
+        price: uint256 = 0
+        ratio: uint256 = 0
+        price, ratio = self._price(collateral_type)
+        assert self._is_safe(collateral, normalized_debt, rate, price, ratio), "engine: vault unsafe"
+    self._vault_position[vault_id] = collateral | (normalized_debt << 128)
+    self._push_collateral(token, receiver, amount)
+    log Withdraw(vault_id=vault_id, receiver=receiver, amount=amount, collateral=collateral)
+
+
+@external
+@nonreentrant
+def borrow(vault_id: uint256, amount: uint256, receiver: address):
+    """
+    @notice Mint `amount` (WAD) debt tokens to `receiver` against a vault; the vault
+            must stay safe, above dust and under the debt ceiling. Owner or operator.
+    """
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    self._check_operator(owner)
+    self._borrow(vault_id, collateral_type, amount, receiver)
+
+
+@external
+@nonreentrant
+def repay(vault_id: uint256, amount: uint256):
+    """
+    @notice Burn the caller's debt tokens to reduce a vault's debt. Anyone may repay.
+    @param amount WAD; max_value(uint256) repays the whole debt (rounded up).
+    """
+    assert amount != 0, "engine: zero amount"
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    rate: uint256 = self._accrue(collateral_type)
+    position: uint256 = self._vault_position[vault_id]
+    normalized_debt: uint256 = position >> 128
+    assert normalized_debt != 0, "engine: vault has no debt"
+    paid: uint256 = amount
+    removed: uint256 = 0
+    if amount == max_value(uint256):
+        removed = normalized_debt
+        paid = fixed_point.mul_div(normalized_debt, rate, RAY, True)
+    else:
+        # debt reduction rounds down: the payer never repays more debt than it paid for
+        removed = fixed_point.mul_div(amount, RAY, rate, False)
+        assert removed <= normalized_debt, "engine: repay exceeds debt"
+    normalized_debt -= removed
+    self._check_dust(collateral_type, normalized_debt, rate)
+    self._vault_position[vault_id] = (position & MASK_128) | (normalized_debt << 128)
+    self.type_normalized_debt[collateral_type] -= removed
+    gain: uint256 = paid * RAY - removed * rate
+    if gain != 0:
+        self.surplus += gain
+    extcall IDebtToken(debt_token).burn(msg.sender, paid)
+    log Repay(vault_id=vault_id, payer=msg.sender, amount=paid, normalized_debt=normalized_debt, rate=rate)
+
+
+@external
+@nonreentrant
+def close(vault_id: uint256, receiver: address):
+    """
+    @notice Repay all of a vault's debt from the caller's tokens, send all its
+            collateral to `receiver` and delete the vault. Owner or operator.
+    @dev Collateral below one token unit (only possible after auction returns)
+         stays with the system as tracked dust.
+    """
+    assert receiver != empty(address), "engine: zero receiver"
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    self._check_operator(owner)
+    position: uint256 = self._vault_position[vault_id]
+    collateral: uint256 = position & MASK_128
+    normalized_debt: uint256 = position >> 128
+    debt: uint256 = 0
+    if normalized_debt != 0:
+        rate: uint256 = self._accrue(collateral_type)
+        debt = fixed_point.mul_div(normalized_debt, rate, RAY, True)
+        self.type_normalized_debt[collateral_type] -= normalized_debt
+        gain: uint256 = debt * RAY - normalized_debt * rate
+        if gain != 0:
+            self.surplus += gain
+    token: address = empty(address)
+    scale: uint256 = 0
+    token, scale = self._token(collateral_type)
+    payout: uint256 = collateral // scale
+    dust: uint256 = collateral - payout * scale
+    if dust != 0:
+        self.type_collateral_dust[collateral_type] += dust
+    self._vault_meta[vault_id] = 0
+    self._vault_position[vault_id] = 0
+    if debt != 0:
+        extcall IDebtToken(debt_token).burn(msg.sender, debt)
+    if payout != 0:
+        self._push_collateral(token, receiver, payout)
+    log VaultClosed(vault_id=vault_id, receiver=receiver, debt_repaid=debt, collateral_returned=payout, collateral_dust=dust)
+
+
+@external
+def transfer_vault(vault_id: uint256, new_owner: address):
+    """
+    @notice Hand a vault to `new_owner`. Owner only (operators may not).
+    """
+    assert new_owner != empty(address), "engine: zero owner"
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    assert msg.sender == owner, "engine: not vault owner"
+    self._vault_meta[vault_id] = convert(new_owner, uint256) | (collateral_type << 160)
+    log VaultTransferred(vault_id=vault_id, previous_owner=owner, new_owner=new_owner)
+
+
+@external
+def set_operator(operator: address, approved: bool):
+    """
+    @notice Let `operator` withdraw, borrow and close on all of the caller's vaults.
+    """
+    assert operator != empty(address), "engine: zero operator"
+    self.operators[msg.sender][operator] = approved
+    log OperatorSet(owner=msg.sender, operator=operator, approved=approved)
+
+
+@external
+def accrue(collateral_type: uint256) -> uint256:
+    """
+    @notice Compound the stability fee of a collateral type to now; anyone may call.
+    @return The new rate accumulator, RAY.
+    """
+    self._check_type(collateral_type)
+    return self._accrue(collateral_type)
+
+
+# ================================================================ admin
+@external
+def add_collateral_type(
+    token: address,
+    oracle: address,
+    liquidation_ratio: uint256,
+    debt_ceiling: uint256,
+    dust: uint256,
+    stability_fee: uint256,
+    liquidation_penalty: uint256,
+) -> uint256:
+    """
+    @notice List a new collateral token. ROLE_COLLATERAL_ADMIN.
+    @dev The token must report at most 18 decimals, and must not take a fee on
+         transfer (checked on every deposit). Rebasing tokens must not be listed.
+    @param liquidation_ratio WAD, e.g. 1.5e18 for 150 %.
+    @param debt_ceiling WAD, the most debt the type may carry.
+    @param dust WAD, the least debt a vault with debt may carry.
+    @param stability_fee RAY per second, e.g. 1.000000001547125957863212448e27 (5 %/yr).
+    @param liquidation_penalty WAD factor on the debt, e.g. 1.13e18.
+    @return The new type's id.
+    """
+    access_control._check_role(ROLE_COLLATERAL_ADMIN)
+    assert token != empty(address), "engine: zero token"
+    assert self.collateral_type_of_token[token] == 0, "engine: token already listed"
+    decimals: uint8 = staticcall IERC20Detailed(token).decimals()
+    assert decimals <= MAX_TOKEN_DECIMALS, "engine: token decimals above 18"
+    collateral_type: uint256 = self.collateral_type_count + 1
+    self.collateral_type_count = collateral_type
+    self.collateral_type_of_token[token] = collateral_type
+    scale: uint256 = 10 ** convert(MAX_TOKEN_DECIMALS - decimals, uint256)
+    self._type_token[collateral_type] = convert(token, uint256) | (scale << 160)
+    self._type_accrual[collateral_type] = RAY | (block.timestamp << 208)
+    log CollateralTypeAdded(collateral_type=collateral_type, token=token, oracle=oracle, token_decimals=decimals)
+    self._set_oracle(collateral_type, oracle)
+    self._set_liquidation_ratio(collateral_type, liquidation_ratio)
+    self._set_limits(collateral_type, debt_ceiling, dust)
+    self._set_stability_fee(collateral_type, stability_fee)
+    self._set_liquidation_penalty(collateral_type, liquidation_penalty)
+    return collateral_type
+
+
+@internal
+def _set_oracle(collateral_type: uint256, oracle: address):
+    assert oracle != empty(address), "engine: zero oracle"
+    # the oracle must answer the interface (a stale answer is fine here)
+    price: uint256 = 0
+    fresh: bool = False
+    price, fresh = staticcall IPriceOracle(oracle).peek()
+    risk: uint256 = self._type_risk[collateral_type]
+    self._type_risk[collateral_type] = (risk & ~MASK_160) | convert(oracle, uint256)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter="oracle", value=convert(oracle, uint256))
+
+
+@internal
+def _set_liquidation_ratio(collateral_type: uint256, ratio: uint256):
+    assert ratio >= MIN_LIQUIDATION_RATIO and ratio <= MAX_LIQUIDATION_RATIO, "engine: liquidation ratio out of bounds"
+    risk: uint256 = self._type_risk[collateral_type]
+    self._type_risk[collateral_type] = (risk & MASK_160) | (ratio << 160)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter="liquidation_ratio", value=ratio)
+
+
+@internal
+def _set_limits(collateral_type: uint256, debt_ceiling: uint256, dust: uint256):
+    assert debt_ceiling <= MAX_DEBT_CEILING, "engine: debt ceiling out of bounds"
+    assert dust <= MAX_DUST, "engine: dust out of bounds"
+    limits: uint256 = self._type_limits[collateral_type]
+    self._type_limits[collateral_type] = debt_ceiling | (dust << 96) | ((limits >> 176) << 176)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter="debt_ceiling", value=debt_ceiling)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter="dust", value=dust)
+
+
+@internal
+def _set_stability_fee(collateral_type: uint256, fee: uint256):
+    assert fee >= RAY and fee <= MAX_STABILITY_FEE, "engine: stability fee out of bounds"
+    limits: uint256 = self._type_limits[collateral_type]
+    self._type_limits[collateral_type] = (limits & (2 ** 176 - 1)) | ((fee - RAY) << 176)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter="stability_fee", value=fee)
+
+
+@internal
+def _set_liquidation_penalty(collateral_type: uint256, penalty: uint256):
+    assert penalty >= WAD and penalty <= MAX_LIQUIDATION_PENALTY, "engine: liquidation penalty out of bounds"
+    self._type_liquidation_penalty[collateral_type] = penalty
+    log CollateralParameterSet(collateral_type=collateral_type, parameter="liquidation_penalty", value=penalty)
+
+
+@external
+def set_oracle(collateral_type: uint256, oracle: address):
+    """
+    @notice Point a collateral type at another price oracle. ROLE_COLLATERAL_ADMIN.
+    """
+    access_control._check_role(ROLE_COLLATERAL_ADMIN)
+    self._check_type(collateral_type)
+    self._set_oracle(collateral_type, oracle)
+
+
+@external
+def set_liquidation_ratio(collateral_type: uint256, ratio: uint256):
+    """
+    @notice Set the collateral ratio (WAD, in (1, 10]) below which a vault is unsafe.
+            ROLE_RISK_ADMIN.
+    """
+    access_control._check_role(ROLE_RISK_ADMIN)
+    self._check_type(collateral_type)
+    self._set_liquidation_ratio(collateral_type, ratio)
+
+
+@external
+def set_debt_limits(collateral_type: uint256, debt_ceiling: uint256, dust: uint256):
+    """
+    @notice Set the type's debt ceiling (WAD, below 2**96) and per-vault dust (WAD,
+            below 2**80).
+            ROLE_RISK_ADMIN.
+    """
+    access_control._check_role(ROLE_RISK_ADMIN)
+    self._check_type(collateral_type)
+    self._set_limits(collateral_type, debt_ceiling, dust)
+
+
+@external
+def set_liquidation_penalty(collateral_type: uint256, penalty: uint256):
+    """
+    @notice Set the liquidation penalty factor (WAD, in [1, 1.5]). ROLE_RISK_ADMIN.
+    """
+    access_control._check_role(ROLE_RISK_ADMIN)
+    self._check_type(collateral_type)
+    self._set_liquidation_penalty(collateral_type, penalty)
+
+
+@external
+def set_stability_fee(collateral_type: uint256, fee: uint256):
+    """
+    @notice Set the per-second fee factor (RAY, in [1, MAX_STABILITY_FEE]); fees
+            accrued so far are charged at the old fee first. ROLE_FEE_ADMIN.
+    """
+    access_control._check_role(ROLE_FEE_ADMIN)
+    self._check_type(collateral_type)
+    self._accrue(collateral_type)
+    self._set_stability_fee(collateral_type, fee)
+
+
+@external
+def withdraw_surplus(receiver: address, amount: uint256):
+    """
+    @notice Mint `amount` (WAD) debt tokens out of the surplus. ROLE_TREASURY.
+    """
+    access_control._check_role(ROLE_TREASURY)
+    assert amount != 0, "engine: zero amount"
+    assert receiver != empty(address), "engine: zero receiver"
+    surplus: uint256 = self.surplus
+    assert amount * RAY <= surplus, "engine: surplus too small"
+    self.surplus = surplus - amount * RAY
+    extcall IDebtToken(debt_token).mint(receiver, amount)
+    log SurplusWithdrawn(receiver=receiver, amount=amount)
+
+
+# ================================================================ views
+@external
+@view
+def current_rate(collateral_type: uint256) -> uint256:
+    """
+    @notice The rate accumulator as `accrue` would set it now, RAY.
+    """
+    self._check_type(collateral_type)
+    stored: uint256 = 0
+    rate: uint256 = 0
+    moved: bool = False
+    stored, rate, moved = self._rate_now(collateral_type)
+    return rate
+
+
+@external
+@view
+def collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo:
+    """
+    @notice Every parameter and total of a collateral type, unpacked.
+    """
+    self._check_type(collateral_type)
+    risk: uint256 = self._type_risk[collateral_type]
+    limits: uint256 = self._type_limits[collateral_type]
+    accrual: uint256 = self._type_accrual[collateral_type]
+    stored: uint256 = 0
+    rate: uint256 = 0
+    moved: bool = False
+    stored, rate, moved = self._rate_now(collateral_type)
+    normalized_debt: uint256 = self.type_normalized_debt[collateral_type]
+    token: address = empty(address)
+    scale: uint256 = 0
+    token, scale = self._token(collateral_type)
+    return CollateralTypeInfo(
+        token=token,
+        oracle=convert(convert(risk & MASK_160, uint160), address),
+        token_scale=scale,
+        liquidation_ratio=risk >> 160,
+        debt_ceiling=limits & MASK_96,
+        dust=(limits >> 96) & MASK_80,
+        stability_fee=RAY + (limits >> 176),
+        liquidation_penalty=self._type_liquidation_penalty[collateral_type],
+        rate=accrual & MASK_208,
+        last_accrual=accrual >> 208,
+        normalized_debt=normalized_debt,
+        debt=fixed_point.mul_div(normalized_debt, rate, RAY, True),
+        collateral_dust=self.type_collateral_dust[collateral_type],
+    )
+
+
+@internal
+@view
+def _vault_info(vault_id: uint256) -> VaultInfo:
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    position: uint256 = self._vault_position[vault_id]
+    collateral: uint256 = position & MASK_128
+    normalized_debt: uint256 = position >> 128
+    stored: uint256 = 0
+    rate: uint256 = 0
+    moved: bool = False
+    stored, rate, moved = self._rate_now(collateral_type)
+    debt: uint256 = fixed_point.mul_div(normalized_debt, rate, RAY, True)
+    risk: uint256 = self._type_risk[collateral_type]
+    ratio: uint256 = risk >> 160
+    price: uint256 = 0
+    fresh: bool = False
+    price, fresh = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).peek()
+    value: uint256 = fixed_point.mul_div(collateral, price, WAD, False)
+    collateral_ratio: uint256 = max_value(uint256)
+    if debt != 0:
+        collateral_ratio = fixed_point.mul_div(value, WAD, debt, False)
+    # most debt the collateral supports, rounded down, less what is owed
+    capacity: uint256 = fixed_point.mul_div(value, WAD, ratio, False)
+    max_borrow: uint256 = 0
+    if fresh and price != 0 and capacity > debt:
+        max_borrow = capacity - debt
+        ceiling: uint256 = self._type_limits[collateral_type] & MASK_96
+        type_debt: uint256 = fixed_point.mul_div(self.type_normalized_debt[collateral_type], rate, RAY, True)
+        headroom: uint256 = 0
+        if ceiling > type_debt:
+            headroom = ceiling - type_debt
+        max_borrow = min(max_borrow, headroom)
+    return VaultInfo(
+        vault_id=vault_id,
+        owner=owner,
+        collateral_type=collateral_type,
+        collateral=collateral,
+        normalized_debt=normalized_debt,
+        debt=debt,
+        collateral_value=value,
+        collateral_ratio=collateral_ratio,
+        max_borrow=max_borrow,
+        safe=self._is_safe(collateral, normalized_debt, rate, price, ratio),
+        price_fresh=fresh and price != 0,
+    )
+
+
+@external
+@view
+def vault_info(vault_id: uint256) -> VaultInfo:
+    """
+    @notice A vault's owner, collateral, debt to now, ratio, headroom and safety.
+    @dev `safe` uses the oracle's current answer even when stale (see price_fresh).
+    """
+    return self._vault_info(vault_id)
+
+
+@external
+@view
+def vaults_info(vault_ids: DynArray[uint256, MAX_BATCH]) -> DynArray[VaultInfo, MAX_BATCH]:
+    """
+    @notice `vault_info` for up to 100 vaults in one call (keepers, indexers).
+    """
+    result: DynArray[VaultInfo, MAX_BATCH] = []
+    for vault_id: uint256 in vault_ids:
+        result.append(self._vault_info(vault_id))
+    return result
+
+
+@external
+@view
+def vault_position(vault_id: uint256) -> (address, uint256, uint256, uint256):
+    """
+    @notice (owner, collateral type, collateral WAD, normalised debt WAD) as stored.
+    """
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    position: uint256 = self._vault_position[vault_id]
+    return owner, collateral_type, position & MASK_128, position >> 128
