@@ -55,8 +55,10 @@ RAY: constant(uint256) = fixed_point.RAY
 # liquidation ratio: above 100 %, at most 1,000 %
 MIN_LIQUIDATION_RATIO: constant(uint256) = WAD + 1
 MAX_LIQUIDATION_RATIO: constant(uint256) = 10 * WAD
-# stability fee: per-second RAY factor; the cap compounds to about 11x a year
-MAX_STABILITY_FEE: constant(uint256) = RAY + 76 * 10 ** 18
+# stability fee: per-second RAY factor; the cap compounds to 2x a year (100 %/yr).
+# At the cap the accumulator stays below 2**208 and rate * growth below 2**256 for
+# about 75 years without intervention; at 5 %/yr for over 1,000 years.
+MAX_STABILITY_FEE: constant(uint256) = RAY + 21_979_553_151 * 10 ** 9
 # liquidation penalty: 0 % .. 50 % on top of the debt (WAD factor)
 MAX_LIQUIDATION_PENALTY: constant(uint256) = WAD + WAD // 2
 MAX_TOKEN_DECIMALS: constant(uint8) = 18
@@ -813,17 +815,20 @@ def _vault_info(vault_id: uint256) -> VaultInfo:
     collateral_ratio: uint256 = max_value(uint256)
     if debt != 0:
         collateral_ratio = fixed_point.mul_div(value, WAD, debt, False)
-    # most debt the collateral supports, rounded down, less what is owed
-    capacity: uint256 = fixed_point.mul_div(value, WAD, ratio, False)
+    # the most normalised debt the collateral and the ceiling allow, each rounded
+    # down, so that borrowing exactly `max_borrow` now passes every check
     max_borrow: uint256 = 0
-    if fresh and price != 0 and capacity > debt:
-        max_borrow = capacity - debt
-        ceiling: uint256 = self._type_limits[collateral_type] & MASK_96
-        type_debt: uint256 = fixed_point.mul_div(self.type_normalized_debt[collateral_type], rate, RAY, True)
-        headroom: uint256 = 0
-        if ceiling > type_debt:
-            headroom = ceiling - type_debt
-        max_borrow = min(max_borrow, headroom)
+    if fresh and price != 0:
+        limits: uint256 = self._type_limits[collateral_type]
+        vault_cap: uint256 = fixed_point.mul_div(fixed_point.mul_div(value, WAD, ratio, False), RAY, rate, False)
+        type_cap: uint256 = fixed_point.mul_div(limits & MASK_96, RAY, rate, False)
+        type_debt: uint256 = self.type_normalized_debt[collateral_type]
+        if vault_cap > normalized_debt and type_cap > type_debt:
+            room: uint256 = min(vault_cap - normalized_debt, type_cap - type_debt)
+            max_borrow = fixed_point.mul_div(room, rate, RAY, False)
+            # a vault without debt must borrow at least the dust
+            if normalized_debt == 0 and max_borrow < (limits >> 96) & MASK_80:
+                max_borrow = 0
     return VaultInfo(
         vault_id=vault_id,
         owner=owner,
@@ -854,10 +859,16 @@ def vault_info(vault_id: uint256) -> VaultInfo:
 def vaults_info(vault_ids: DynArray[uint256, MAX_BATCH]) -> DynArray[VaultInfo, MAX_BATCH]:
     """
     @notice `vault_info` for up to 100 vaults in one call (keepers, indexers).
+    @dev A closed or unknown id does not revert the batch: its entry has only
+         `vault_id` set (owner is the zero address).
     """
     result: DynArray[VaultInfo, MAX_BATCH] = []
     for vault_id: uint256 in vault_ids:
-        result.append(self._vault_info(vault_id))
+        if self._vault_meta[vault_id] == 0:
+            result.append(empty(VaultInfo))
+            result[len(result) - 1].vault_id = vault_id
+        else:
+            result.append(self._vault_info(vault_id))
     return result
 
 
