@@ -1,0 +1,46 @@
+# Keel developer entry points. Every target that runs code bootstraps first (fast when warm).
+#   make test [PROFILE=ci|deep] [TEST_ARGS="-k name -x"]
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VENV := $(ROOT)/.venv
+BROWNIE := $(VENV)/bin/brownie
+KEEL := $(VENV)/bin/keel
+
+# brownie launches `anvil` from PATH; node_modules/.bin has the pinned one.
+export PATH := $(VENV)/bin:$(ROOT)/node_modules/.bin:$(PATH)
+
+# Hypothesis profile for tests/conftest.py (ci: small and derandomized; deep: long fuzzing).
+PROFILE ?= $(or $(KEEL_PROFILE),ci)
+export KEEL_PROFILE := $(PROFILE)
+
+TEST_ARGS ?=
+
+.PHONY: bootstrap test demo gas compile clean distclean
+
+bootstrap:
+	@bash "$(ROOT)/tools/bootstrap.sh"
+
+# brownie must run from the project root (it finds brownie-config.yaml from the cwd).
+test: bootstrap
+	cd "$(ROOT)" && "$(BROWNIE)" test $(TEST_ARGS)
+
+compile: bootstrap
+	cd "$(ROOT)" && "$(BROWNIE)" compile
+
+demo: bootstrap
+	cd "$(ROOT)" && "$(KEEL)" demo
+
+gas: bootstrap
+	cd "$(ROOT)" && mkdir -p docs && "$(KEEL)" gas --out docs/gas.md
+
+clean:
+	cd "$(ROOT)" && rm -rf build .pytest_cache .hypothesis reports
+	cd "$(ROOT)" && find . -path ./.venv -prune -o -path ./node_modules -prune -o \
+		-name __pycache__ -type d -prune -exec rm -rf {} +
+
+# also drops the installed toolchain; the next bootstrap is a cold one
+distclean: clean
+	cd "$(ROOT)" && rm -rf .venv node_modules .cache
