@@ -1,0 +1,365 @@
+"""A typed web3 client for a deployed Keel system.
+
+::
+
+    client = KeelClient(w3, Manifest.load(path), Sender.unlocked(w3, 1))
+    client.approve_collateral("WETH")
+    vault = client.open_vault("WETH", deposit=10 * 10**18, borrow=5_000 * WAD)
+    info = client.vault_info(vault.vault_id)     # VaultInfo
+    client.repay_all(vault.vault_id)
+
+Collateral amounts are the token's own units (``10**8`` is one WBTC); debt amounts are
+WAD.  Collateral types are given by id or symbol.  Every transaction returns its
+receipt (``receipt["gasUsed"]``) and raises :class:`keel.tx.KeelTxError` with the
+contract's reason on revert.  One client per account: :meth:`KeelClient.as_sender`
+makes another on the same contracts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable, NamedTuple, TypeVar
+
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from .chain import connect
+from .manifest import ORACLE_ABI, TOKEN_ABI, CollateralEntry, Manifest
+from .tx import Sender
+from .units import MAX_UINT256, RAY, WAD
+
+BATCH = 100  # VaultEngine.vaults_info takes at most 100 ids
+
+T = TypeVar("T")
+
+
+class ClientError(RuntimeError):
+    """Misuse of the client (no sender, unknown collateral, not a mock token, ...)."""
+
+
+# ---------------------------------------------------------------------------- view shapes
+@dataclass(frozen=True)
+class VaultInfo:
+    """Mirror of ``VaultEngine.VaultInfo``."""
+
+    vault_id: int
+    owner: str
+    collateral_type: int
+    collateral: int  # WAD
+    normalized_debt: int  # WAD
+    debt: int  # WAD with fees to now, rounded up
+    collateral_value: int  # WAD at the oracle price, rounded down
+    collateral_ratio: int  # WAD; MAX_UINT256 when there is no debt
+    max_borrow: int  # WAD
+    safe: bool
+    price_fresh: bool
+
+    @property
+    def has_debt(self) -> bool:
+        return self.normalized_debt != 0
+
+
+@dataclass(frozen=True)
+class CollateralTypeInfo:
+    """Mirror of ``VaultEngine.CollateralTypeInfo`` (plus its id and symbol)."""
+
+    token: str
+    oracle: str
+    token_scale: int  # 10 ** (18 - token decimals)
+    liquidation_ratio: int  # WAD
+    debt_ceiling: int  # WAD
+    dust: int  # WAD
+    stability_fee: int  # RAY per second
+    liquidation_penalty: int  # WAD factor
+    rate: int  # RAY, as stored (last accrual)
+    last_accrual: int  # unix seconds
+    normalized_debt: int  # WAD
+    debt: int  # WAD at the current rate, rounded up
+    collateral_dust: int  # WAD
+    collateral_type: int = 0
+    symbol: str = ""
+
+    @property
+    def decimals(self) -> int:
+        return 18 - (len(str(self.token_scale)) - 1)
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """Invariant 2 on the engine alone: ``supply * RAY + surplus == sum(normalized_debt * rate)``
+    (RAD on both sides; ``rate`` as stored, since unaccrued fees are not in the surplus yet)."""
+
+    supply: int  # WAD
+    surplus: int  # RAD
+    debt: int  # RAD, sum over types of normalized_debt * stored rate
+
+    @property
+    def lhs(self) -> int:
+        return self.supply * RAY + self.surplus
+
+    @property
+    def ok(self) -> bool:
+        return self.lhs == self.debt
+
+
+class OpenedVault(NamedTuple):
+    vault_id: int
+    receipt: TxReceipt
+
+
+def struct_fields(contract: Contract, function: str) -> list[str]:
+    """Component names of the struct a view returns, in ABI order."""
+    for item in contract.abi:
+        if item.get("type") == "function" and item.get("name") == function:
+            output = item["outputs"][0]
+            return [c["name"] for c in output["components"]]
+    raise ClientError(f"{function} not in the ABI")
+
+
+def _from_struct(cls: type[T], names: list[str], value: Any, **extra: Any) -> T:
+    """Build a dataclass from a decoded struct (a tuple in ABI order) by field name, so a
+    reordered or extended struct still maps (fields the dataclass lacks are dropped)."""
+    wanted = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    data = {name: v for name, v in zip(names, value) if name in wanted}
+    return cls(**data, **extra)
+
+
+# ---------------------------------------------------------------------------- client
+class KeelClient:
+    def __init__(self, w3: Web3, manifest: Manifest, sender: Sender | None = None) -> None:
+        self.w3 = w3
+        self.manifest = manifest
+        self.sender = sender
+        self._contracts: dict[tuple[str, str], Contract] = {}
+
+    @classmethod
+    def from_manifest(
+        cls, path: Path | str, rpc: str | None = None, sender: Sender | None = None
+    ) -> "KeelClient":
+        """Load a manifest and connect to ``rpc`` (default: the manifest's)."""
+        manifest = Manifest.load(path)
+        url = rpc or manifest.rpc
+        if not url:
+            raise ClientError(f"{path} records no rpc; pass one")
+        return cls(connect(url), manifest, sender)
+
+    def as_sender(self, sender: Sender) -> "KeelClient":
+        """The same system, transacting as ``sender``."""
+        other = KeelClient(self.w3, self.manifest, sender)
+        other._contracts = self._contracts
+        return other
+
+    # -- contracts
+    def contract(self, abi_name: str, address: str) -> Contract:
+        key = (abi_name, address)
+        if key not in self._contracts:
+            self._contracts[key] = self.w3.eth.contract(
+                address=Web3.to_checksum_address(address), abi=self.manifest.abi(abi_name)
+            )
+        return self._contracts[key]
+
+    @property
+    def engine(self) -> Contract:
+        return self.contract("VaultEngine", self.manifest.address("VaultEngine"))
+
+    @property
+    def debt_token(self) -> Contract:
+        return self.contract("DebtToken", self.manifest.address("DebtToken"))
+
+    def collateral(self, key: str | int) -> CollateralEntry:
+        """The manifest entry for a symbol or type id."""
+        return self.manifest.collateral_entry(key)
+
+    def token(self, key: str | int) -> Contract:
+        return self.contract(TOKEN_ABI, self.collateral(key).token)
+
+    def oracle(self, key: str | int) -> Contract:
+        return self.contract(ORACLE_ABI, self.collateral(key).oracle)
+
+    def _type(self, key: str | int) -> int:
+        return self.collateral(key).collateral_type
+
+    @property
+    def address(self) -> str:
+        return self._sender().address
+
+    def _sender(self) -> Sender:
+        if self.sender is None:
+            raise ClientError("this client has no sender: read-only")
+        return self.sender
+
+    def _tx(self, fn: Any) -> TxReceipt:
+        return self._sender().transact(fn)
+
+    # -- collateral tokens
+    def mint_collateral(self, key: str | int, amount: int, to: str | None = None) -> TxReceipt:
+        """MockToken faucet (local deployments only): mint ``amount`` token units."""
+        entry = self.collateral(key)
+        if not entry.mock:
+            raise ClientError(f"{entry.symbol} is not a mock token: no faucet")
+        return self._tx(self.token(key).functions.mint(to or self.address, amount))
+
+    def approve_collateral(self, key: str | int, amount: int = MAX_UINT256) -> TxReceipt:
+        """Let the engine pull the sender's collateral (default: unlimited)."""
+        return self._tx(self.token(key).functions.approve(self.engine.address, amount))
+
+    def approve_debt_token(self, spender: str, amount: int = MAX_UINT256) -> TxReceipt:
+        return self._tx(self.debt_token.functions.approve(spender, amount))
+
+    def transfer_debt_token(self, to: str, amount: int) -> TxReceipt:
+        return self._tx(self.debt_token.functions.transfer(to, amount))
+
+    # -- vault operations
+    def open_vault(self, key: str | int, deposit: int = 0, borrow: int = 0) -> OpenedVault:
+        """Open a vault (optionally depositing ``deposit`` token units and borrowing
+        ``borrow`` WAD in the same transaction); the id comes from ``VaultOpened``."""
+        receipt = self._tx(self.engine.functions.open_vault(self._type(key), deposit, borrow))
+        events = self.engine.events.VaultOpened().process_receipt(receipt, errors=DISCARD)
+        if not events:
+            raise ClientError("open_vault: no VaultOpened event in the receipt")
+        return OpenedVault(int(events[0]["args"]["vault_id"]), receipt)
+
+    def deposit(self, vault_id: int, amount: int) -> TxReceipt:
+        """Add ``amount`` token units of collateral."""
+        return self._tx(self.engine.functions.deposit(vault_id, amount))
+
+    def withdraw(self, vault_id: int, amount: int, receiver: str | None = None) -> TxReceipt:
+        """Take ``amount`` token units out (to the sender unless ``receiver``)."""
+        return self._tx(self.engine.functions.withdraw(vault_id, amount, receiver or self.address))
+
+    def borrow(self, vault_id: int, amount: int, receiver: str | None = None) -> TxReceipt:
+        """Mint ``amount`` WAD debt tokens against the vault."""
+        return self._tx(self.engine.functions.borrow(vault_id, amount, receiver or self.address))
+
+    def repay(self, vault_id: int, amount: int) -> TxReceipt:
+        """Burn ``amount`` WAD of the sender's debt tokens against the vault's debt."""
+        return self._tx(self.engine.functions.repay(vault_id, amount))
+
+    def repay_all(self, vault_id: int) -> TxReceipt:
+        """Repay the whole debt, fees to this block included (``amount = max uint256``)."""
+        return self._tx(self.engine.functions.repay(vault_id, MAX_UINT256))
+
+    def close(self, vault_id: int, receiver: str | None = None) -> TxReceipt:
+        """Repay everything and take all collateral out; the vault is deleted."""
+        return self._tx(self.engine.functions.close(vault_id, receiver or self.address))
+
+    def transfer_vault(self, vault_id: int, new_owner: str) -> TxReceipt:
+        return self._tx(self.engine.functions.transfer_vault(vault_id, new_owner))
+
+    def set_operator(self, operator: str, approved: bool = True) -> TxReceipt:
+        return self._tx(self.engine.functions.set_operator(operator, approved))
+
+    def accrue(self, key: str | int) -> TxReceipt:
+        """Compound the type's stability fee to now (anyone may)."""
+        return self._tx(self.engine.functions.accrue(self._type(key)))
+
+    # -- admin / reporter
+    def set_price(self, key: str | int, price: int) -> TxReceipt:
+        """Post ``price`` (WAD) on the type's ManualPriceFeed (ROLE_REPORTER)."""
+        return self._tx(self.oracle(key).functions.set_price(price))
+
+    def refresh_prices(self) -> list[TxReceipt]:
+        """Re-post every feed's current price so it is fresh again (local chains, demos)."""
+        return [self.set_price(e.collateral_type, self.price(e.collateral_type)[0]) for e in self.manifest.collateral]
+
+    def withdraw_surplus(self, receiver: str, amount: int) -> TxReceipt:
+        """Mint ``amount`` WAD out of the surplus (ROLE_TREASURY)."""
+        return self._tx(self.engine.functions.withdraw_surplus(receiver, amount))
+
+    # -- views
+    def vault_info(self, vault_id: int) -> VaultInfo:
+        raw = self.engine.functions.vault_info(vault_id).call()
+        return _from_struct(VaultInfo, struct_fields(self.engine, "vault_info"), raw)
+
+    def vaults_info(self, vault_ids: Iterable[int]) -> list[VaultInfo]:
+        """``vault_info`` for many open vaults, 100 per call."""
+        ids = list(vault_ids)
+        out: list[VaultInfo] = []
+        for start in range(0, len(ids), BATCH):
+            chunk = self.engine.functions.vaults_info(ids[start:start + BATCH]).call()
+            out += [_from_struct(VaultInfo, struct_fields(self.engine, "vaults_info"), v) for v in chunk]
+        return out
+
+    def collateral_type_count(self) -> int:
+        return int(self.engine.functions.collateral_type_count().call())
+
+    def collateral_type_info(self, key: str | int) -> CollateralTypeInfo:
+        type_id = key if isinstance(key, int) else self._type(key)
+        symbol = next((e.symbol for e in self.manifest.collateral if e.collateral_type == type_id), "")
+        raw = self.engine.functions.collateral_type_info(type_id).call()
+        names = struct_fields(self.engine, "collateral_type_info")
+        return _from_struct(CollateralTypeInfo, names, raw, collateral_type=type_id, symbol=symbol)
+
+    def collateral_types(self) -> list[CollateralTypeInfo]:
+        """Every type the engine lists (1..collateral_type_count)."""
+        return [self.collateral_type_info(t) for t in range(1, self.collateral_type_count() + 1)]
+
+    def price(self, key: str | int) -> tuple[int, bool]:
+        """(price WAD, fresh) from the type's oracle."""
+        price, fresh = self.oracle(key).functions.peek().call()
+        return int(price), bool(fresh)
+
+    def current_rate(self, key: str | int) -> int:
+        return int(self.engine.functions.current_rate(self._type(key)).call())
+
+    def surplus(self) -> int:
+        """System surplus, RAD."""
+        return int(self.engine.functions.surplus().call())
+
+    def total_supply(self) -> int:
+        """Debt-token supply, WAD."""
+        return int(self.debt_token.functions.totalSupply().call())
+
+    def debt_balance(self, account: str | None = None) -> int:
+        return int(self.debt_token.functions.balanceOf(account or self.address).call())
+
+    def collateral_balance(self, key: str | int, account: str | None = None) -> int:
+        return int(self.token(key).functions.balanceOf(account or self.address).call())
+
+    def vault_count(self) -> int:
+        return int(self.engine.functions.vault_count().call())
+
+    def open_vault_ids(self, owner: str | None = None) -> list[int]:
+        """Ids of the vaults open now (optionally of one owner), rebuilt from events:
+        opened, minus closed, following transfers."""
+        engine, start = self.engine, self.manifest.block
+        owners: dict[int, str] = {}
+        for ev in engine.events.VaultOpened().get_logs(from_block=start):
+            owners[int(ev["args"]["vault_id"])] = ev["args"]["owner"]
+        for ev in engine.events.VaultTransferred().get_logs(from_block=start):
+            owners[int(ev["args"]["vault_id"])] = ev["args"]["new_owner"]
+        for ev in engine.events.VaultClosed().get_logs(from_block=start):
+            owners.pop(int(ev["args"]["vault_id"]), None)
+        wanted = Web3.to_checksum_address(owner) if owner else None
+        return sorted(v for v, o in owners.items() if wanted is None or o == wanted)
+
+    def accrued_fees(self) -> dict[int, int]:
+        """Stability fees credited to the surplus so far, RAD, per type (``Accrued`` events)."""
+        totals = {e.collateral_type: 0 for e in self.manifest.collateral}
+        for ev in self.engine.events.Accrued().get_logs(from_block=self.manifest.block):
+            type_id = int(ev["args"]["collateral_type"])
+            totals[type_id] = totals.get(type_id, 0) + int(ev["args"]["fees"])
+        return totals
+
+    def ledger_check(self) -> LedgerCheck:
+        """The debt-conservation invariant over every collateral type."""
+        block = self.w3.eth.block_number  # one block for every read
+        engine = self.engine.functions
+        debt = 0
+        for type_id in range(1, int(engine.collateral_type_count().call(block_identifier=block)) + 1):
+            raw = engine.collateral_type_info(type_id).call(block_identifier=block)
+            info = dict(zip(struct_fields(self.engine, "collateral_type_info"), raw))
+            debt += int(info["normalized_debt"]) * int(info["rate"])
+        return LedgerCheck(
+            supply=int(self.debt_token.functions.totalSupply().call(block_identifier=block)),
+            surplus=int(engine.surplus().call(block_identifier=block)),
+            debt=debt,
+        )
+
+
+__all__ = [
+    "KeelClient", "VaultInfo", "CollateralTypeInfo", "LedgerCheck", "OpenedVault", "ClientError", "WAD",
+]

@@ -1,0 +1,258 @@
+"""The gas table (``keel gas`` / ``make gas``): user operations and bytecode sizes.
+
+Method, on a fresh embedded Anvil:
+
+* deploy the default system; all measurements use the WETH type (18 decimals);
+* a first user opens a vault that stays open (the type carries debt, as in production)
+  and then performs every measured operation once, so storage that production would
+  already have written (vault counter, type totals, surplus, token supply, ...) is warm;
+* a *second* user then performs the same operations: their receipts' ``gasUsed`` are
+  the figures;
+* before every operation the clock moves 1 hour (block timestamps are pinned, so the
+  numbers are reproducible) and the reporter re-posts the price (the feed's max age is
+  1 hour; that transaction is not counted), so every debt operation compounds the
+  stability fee inside it.
+
+Each figure is compared with MakerDAO's for the same action (measured on Anvil 1.7.1,
+receipts' ``gasUsed``) against the target of at most 0.6x Maker.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+from web3 import Web3
+from web3.types import TxReceipt
+
+from . import log as _log
+from .artifacts import deployable_names, ensure_compiled, load_artifact, project_root
+from .chain import Anvil, latest_timestamp, set_next_block_timestamp
+from .client import KeelClient
+from .deploy import DeployConfig, deploy_system
+from .text import markdown_table
+from .tx import Sender
+from .units import WAD, fmt_int, to_wad
+
+#: MakerDAO's figures for the same actions (Anvil 1.7.1, receipts' gasUsed)
+MAKER_REFERENCE: dict[str, int] = {
+    "open + deposit + borrow (one tx)": 296_790,
+    "borrow more": 142_488,
+    "repay (partial)": 141_014,
+    "withdraw": 142_195,
+    "close (with debt)": 213_277,
+    "accrue": 81_242,
+}
+MAKER_NAMES: dict[str, str] = {"accrue": "Jug.drip"}
+TARGET_RATIO = Decimal("0.6")
+CODE_SIZE_LIMIT = 24_576  # EIP-170, bytes
+STEP_SECONDS = 3_600  # time advanced before each operation
+TX_SPACING = 12  # seconds between the price refresh and the operation
+
+COLLATERAL = "WETH"
+FIRST_DEPOSIT = "10"  # WETH
+FIRST_BORROW = "5000"  # kUSD
+BORROW_MORE = "1000"
+REPAY = "500"
+WITHDRAW = "1"  # WETH
+
+
+@dataclass
+class GasRow:
+    operation: str
+    gas: int
+    maker: int
+
+    @property
+    def ratio(self) -> Decimal:
+        return Decimal(self.gas) / Decimal(self.maker)
+
+    @property
+    def passed(self) -> bool:
+        return self.ratio <= TARGET_RATIO
+
+
+@dataclass
+class SizeRow:
+    contract: str
+    size: int  # bytes
+    source: str  # "deployed" (on-chain, immutables included) or "artifact"
+    test_only: bool = False
+
+    @property
+    def headroom(self) -> int:
+        return CODE_SIZE_LIMIT - self.size
+
+
+@dataclass
+class GasReport:
+    rows: list[GasRow] = field(default_factory=list)
+    sizes: list[SizeRow] = field(default_factory=list)
+    node: str = ""
+    compiler: str = ""
+    warmup: dict[str, int] = field(default_factory=dict)  # the first user's figures (not reported)
+
+    def markdown(self) -> str:
+        return render_markdown(self)
+
+
+class _Clock:
+    """Pins block timestamps so the fee (and so the gas) does not depend on wall time."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+        self.now = latest_timestamp(w3)
+
+    def next_block(self, seconds: int) -> None:
+        self.now += seconds
+        set_next_block_timestamp(self.w3, self.now)
+
+
+def measure(
+    port: int | None = None, log: Callable[[str], None] = _log.progress, root: Path | None = None
+) -> GasReport:
+    """Run the measurement on a fresh Anvil; see the module docstring."""
+    root = root or project_root()
+    ensure_compiled(root, log=log)
+    log("starting anvil ...")
+    with Anvil(port) as node, tempfile.TemporaryDirectory(prefix="keel-gas-") as scratch:
+        w3 = node.w3
+        deployer = Sender.unlocked(w3, 0)
+        manifest = deploy_system(w3, deployer, DeployConfig(), Path(scratch) / "manifest.json",
+                                 force=True, root=root, log=log)
+        admin = KeelClient(w3, manifest, deployer)
+        first = admin.as_sender(deployer.with_address(w3.eth.accounts[1]))
+        second = admin.as_sender(deployer.with_address(w3.eth.accounts[2]))
+        price = admin.price(COLLATERAL)[0]
+        scale = 10 ** manifest.collateral_entry(COLLATERAL).decimals
+        for user in (first, second):
+            user.mint_collateral(COLLATERAL, 1_000 * scale)
+            user.approve_collateral(COLLATERAL)
+        # the type carries debt throughout, and `first` holds kUSD to top others up
+        first.open_vault(COLLATERAL, 100 * scale, to_wad("50000"))
+
+        clock = _Clock(w3)
+
+        def run(user: KeelClient, label: str) -> dict[str, int]:
+            """One pass of every operation; returns gasUsed per operation."""
+            gas: dict[str, int] = {}
+            vault_id = 0
+
+            def step(
+                operation: str, send: Callable[[], TxReceipt], before: Callable[[], object] | None = None
+            ) -> None:
+                clock.next_block(STEP_SECONDS)
+                admin.set_price(COLLATERAL, price)  # keep the feed fresh (not counted)
+                if before is not None:
+                    clock.next_block(1)
+                    before()
+                clock.next_block(TX_SPACING)
+                gas[operation] = int(send()["gasUsed"])
+
+            def open_() -> TxReceipt:
+                nonlocal vault_id
+                opened = user.open_vault(COLLATERAL, int(Decimal(FIRST_DEPOSIT) * scale), to_wad(FIRST_BORROW))
+                vault_id = opened.vault_id
+                return opened.receipt
+
+            def top_up() -> None:
+                owed = user.vault_info(vault_id).debt
+                missing = owed - user.debt_balance() + WAD  # fees of the coming block, with margin
+                if missing > 0 and user.address != first.address:
+                    first.transfer_debt_token(user.address, missing)
+
+            log(f"{label}: measuring ...")
+            step("open + deposit + borrow (one tx)", open_)
+            step("borrow more", lambda: user.borrow(vault_id, to_wad(BORROW_MORE)))
+            step("repay (partial)", lambda: user.repay(vault_id, to_wad(REPAY)))
+            step("withdraw", lambda: user.withdraw(vault_id, int(Decimal(WITHDRAW) * scale)))
+            step("close (with debt)", lambda: user.close(vault_id), before=top_up)
+            step("accrue", lambda: user.accrue(COLLATERAL))
+            return gas
+
+        warmup = run(first, "first user (warm-up)")
+        measured = run(second, "second user")
+
+        report = GasReport(node=node.version(), warmup=warmup)
+        report.rows = [GasRow(op, measured[op], MAKER_REFERENCE[op]) for op in MAKER_REFERENCE]
+        deployed = {
+            "DebtToken": manifest.address("DebtToken"),
+            "VaultEngine": manifest.address("VaultEngine"),
+            "ManualPriceFeed": manifest.collateral_entry(COLLATERAL).oracle,
+            "MockToken": manifest.collateral_entry(COLLATERAL).token,
+        }
+        report.compiler = f"Vyper {load_artifact('VaultEngine', root).compiler_version}"
+        for name in deployable_names(root):
+            artifact = load_artifact(name, root)
+            test_only = "testing" in Path(artifact.source_path).parts
+            if name in deployed:
+                size = len(bytes(w3.eth.get_code(Web3.to_checksum_address(deployed[name]))))
+                report.sizes.append(SizeRow(name, size, "deployed", test_only))
+            else:
+                report.sizes.append(SizeRow(name, artifact.runtime_size, "artifact", test_only))
+        report.sizes.sort(key=lambda r: (r.test_only, -r.size))
+        return report
+
+
+def render_markdown(report: GasReport) -> str:
+    rows = [
+        [r.operation + (f" ({MAKER_NAMES[r.operation]})" if r.operation in MAKER_NAMES else ""),
+         fmt_int(r.gas), fmt_int(r.maker), f"{r.ratio:.2f}x", f"<= {TARGET_RATIO}x",
+         "pass" if r.passed else "**miss**"]
+        for r in report.rows
+    ]
+    passed = sum(r.passed for r in report.rows)
+    sizes = [
+        [f"{s.contract}" + (" (test only)" if s.test_only else ""), fmt_int(s.size), fmt_int(CODE_SIZE_LIMIT),
+         fmt_int(s.headroom), s.source, "ok" if s.headroom >= 0 else "**over**"]
+        for s in report.sizes
+    ]
+    lines = [
+        "<!-- Generated by `make gas` (keel gas --out docs/gas.md). Do not hand-edit: rerun `make gas`. -->",
+        "",
+        "# Gas",
+        "",
+        "_Generated by `make gas`; do not hand-edit._",
+        "",
+        f"Receipts' `gasUsed` on a fresh Anvil ({report.node}, hardfork prague), contracts built with "
+        f"{report.compiler}. All operations use the WETH collateral type (18 decimals).",
+        "",
+        "How it is measured:",
+        "",
+        "- A first user opens a vault that stays open, then performs every operation below once, so the "
+        "storage production would already have written is warm. The figures are a **second** user's, "
+        "on the same collateral type.",
+        f"- **Time advances {STEP_SECONDS // 3600} hour before each operation** (block timestamps are pinned, "
+        "so the figures are reproducible), so every operation that touches debt compounds the stability "
+        "fee (5 %/yr) inside it. The reporter re-posts the price after each jump (the feed's max age is "
+        "1 hour); that transaction is not counted.",
+        "- `close` repays the vault's debt (with its fees) and returns all collateral in one transaction.",
+        "- MakerDAO figures are for the same actions, measured on Anvil 1.7.1 (receipts' `gasUsed`); "
+        f"the target is at most {TARGET_RATIO}x Maker.",
+        "",
+        "## User operations",
+        "",
+        *markdown_table(["operation", "Keel gas", "MakerDAO gas", "Keel / Maker", "target", "result"], rows,
+                        align="lrrrrl"),
+        "",
+        f"{passed} of {len(report.rows)} operations meet the target.",
+        "",
+        "## Runtime bytecode size",
+        "",
+        f"EIP-170 limits deployed code to {fmt_int(CODE_SIZE_LIMIT)} bytes. `deployed`: the code at the "
+        "address (Vyper appends immutables to it); `artifact`: `deployedBytecode` from build/.",
+        "",
+        *markdown_table(["contract", "bytes", "limit", "headroom", "measured", "result"], sizes, align="lrrrll"),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(report: GasReport, out: Path | str) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.markdown())
+    return out

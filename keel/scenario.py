@@ -1,0 +1,267 @@
+"""The demo scenario: a fresh Keel system, three users, a month of stability fees.
+
+Story (``keel demo``):
+
+1. deploy (WETH at 2,000 and WBTC at 30,000 kUSD, 5 %/yr fee, 150 % ratio);
+2. alice, bob and carol (anvil accounts 1-3) take collateral from the mock faucets and
+   open vaults in both types, borrowing kUSD;
+3. 30 days pass; the reporter re-posts prices (the feeds go stale after an hour); both
+   types accrue: the rate grows and the fees land in the surplus;
+4. alice repays part of her debt and withdraws some collateral; bob repays everything
+   (carol sends him the kUSD his fees cost) and closes; carol closes one of her vaults
+   with its debt in one call;
+5. summary: the open vaults, fees per type, surplus, supply and the ledger invariant
+   ``supply * RAY + surplus == sum(normalized_debt * rate)``.
+
+:func:`run_scenario` runs it on its own embedded Anvil (or a given chain whose first four
+accounts are unlocked) and returns a :class:`ScenarioResult`.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable, TextIO
+
+from web3 import Web3
+
+from . import log as _log
+from .artifacts import ensure_compiled, project_root
+from .chain import Anvil, increase_time, is_local_chain, latest_timestamp
+from .client import KeelClient, VaultInfo
+from .deploy import DeployConfig, deploy_system
+from .manifest import Manifest
+from .text import heading, short_address, table
+from .tx import Sender
+from .units import (
+    RAY, WAD, annual_rate, fmt_decimal, fmt_percent, fmt_rad, fmt_ratio, fmt_ray, fmt_wad,
+    to_fixed, to_wad,
+)
+
+USERS = ("alice", "bob", "carol")
+DAY = 86_400
+
+
+@dataclass
+class ScenarioResult:
+    """What the demo printed, and the numbers a test wants."""
+
+    text: str
+    invariant_ok: bool
+    supply: int  # WAD
+    surplus: int  # RAD
+    fees: dict[str, int] = field(default_factory=dict)  # symbol -> RAD accrued
+    vaults: list[VaultInfo] = field(default_factory=list)  # open at the end
+    manifest: Manifest | None = None
+    days: int = 30
+
+
+class _Printer:
+    """Collects the report's lines and echoes them as they come."""
+
+    def __init__(self, out: TextIO | None) -> None:
+        self.lines: list[str] = []
+        self.out = out
+
+    def __call__(self, *lines: str) -> None:
+        for line in lines:
+            self.lines.append(line)
+            if self.out is not None:
+                print(line, file=self.out, flush=True)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def run_scenario(
+    *,
+    w3: Web3 | None = None,
+    port: int | None = None,
+    days: int = 30,
+    out: TextIO | None = sys.stdout,
+    log: Callable[[str], None] = _log.progress,
+    root: Path | None = None,
+) -> ScenarioResult:
+    """Run the demo. Without ``w3`` an Anvil is started (on ``port``, else a free one)
+    and stopped afterwards; with ``w3`` its accounts 0-3 must be unlocked."""
+    root = root or project_root()
+    ensure_compiled(root, log=log)
+    if w3 is not None:
+        return _run(w3, days, out, log, root, node_label=str(getattr(w3.provider, "endpoint_uri", "")))
+    log("starting anvil ...")
+    with Anvil(port) as node:
+        log(f"anvil {node.version()} on {node.url}")
+        return _run(node.w3, days, out, log, root, node_label=f"{node.version()} at {node.url}")
+
+
+def _run(
+    w3: Web3, days: int, out: TextIO | None, log: Callable[[str], None], root: Path, node_label: str
+) -> ScenarioResult:
+    if not is_local_chain(w3):
+        raise RuntimeError("the demo mints mock tokens and moves the clock: local chains only")
+    say = _Printer(out)
+    accounts = w3.eth.accounts
+    if len(accounts) < 4:
+        raise RuntimeError("the demo needs four unlocked accounts (deployer, alice, bob, carol)")
+    deployer = Sender.unlocked(w3, accounts[0])
+    names = {accounts[0]: "deployer", **{accounts[i + 1]: n for i, n in enumerate(USERS)}}
+
+    # -- deploy (into a scratch manifest: the demo's addresses are throwaway)
+    with tempfile.TemporaryDirectory(prefix="keel-demo-") as scratch:
+        log("deploying ...")
+        manifest = deploy_system(
+            w3, deployer, DeployConfig(), Path(scratch) / "manifest.json", force=True, root=root, log=log
+        )
+        admin = KeelClient(w3, manifest, deployer)
+        user = {n: admin.as_sender(deployer.with_address(accounts[i + 1])) for i, n in enumerate(USERS)}
+        symbols = {e.collateral_type: e.symbol for e in manifest.collateral}
+
+        def units(symbol: str, amount: str) -> int:
+            return to_fixed(amount, manifest.collateral_entry(symbol).decimals)
+
+        say(*heading("Keel demo"))
+        say(f"  chain        {node_label} (chain id {manifest.chain_id})")
+        say(f"  DebtToken    {manifest.address('DebtToken')}  (kUSD)")
+        say(f"  VaultEngine  {manifest.address('VaultEngine')}")
+        say(*table(
+            ["type", "token", "oracle", "price", "ratio", "fee/yr", "dust"],
+            [
+                [f"{t.collateral_type} {t.symbol}", short_address(t.token), short_address(t.oracle),
+                 fmt_wad(admin.price(t.collateral_type)[0]), fmt_ratio(t.liquidation_ratio, 0),
+                 fmt_percent(annual_rate(t.stability_fee)), fmt_wad(t.dust, 0)]
+                for t in admin.collateral_types()
+            ],
+            align="lllrrrr",
+        ))
+
+        # -- 1. open vaults
+        say(*heading("1. Users open vaults"))
+        log("users open vaults ...")
+        plan = [  # who, collateral, deposit (whole units), borrow (kUSD)
+            ("alice", "WETH", "10", "10000"),
+            ("bob", "WBTC", "1", "15000"),
+            ("carol", "WETH", "5", "4000"),
+            ("carol", "WBTC", "0.25", "3000"),
+        ]
+        vault_of: dict[str, list[int]] = {n: [] for n in USERS}
+        for who, symbol, deposit, borrow in plan:
+            client = user[who]
+            client.mint_collateral(symbol, units(symbol, deposit))
+            client.approve_collateral(symbol)
+            opened = client.open_vault(symbol, units(symbol, deposit), to_wad(borrow))
+            vault_of[who].append(opened.vault_id)
+            say(f"  {who:<6} opens vault {opened.vault_id}: deposits {deposit} {symbol}, borrows "
+                f"{fmt_decimal(Decimal(borrow))} kUSD   (gas {opened.receipt['gasUsed']:,})")
+        say("", *_vault_table(admin, names, symbols))
+
+        # -- 2. time passes
+        say(*heading(f"2. {days} days pass"))
+        log(f"advancing {days} days ...")
+        rates_before = {t: admin.collateral_type_info(t).rate for t in symbols}
+        surplus_before = admin.surplus()
+        increase_time(w3, days * DAY)
+        say(f"  chain time +{days} days (block timestamp {latest_timestamp(w3)}); the feeds are stale now")
+        new_prices = {"WETH": "2100", "WBTC": "31500"}
+        for symbol, price in new_prices.items():
+            admin.set_price(symbol, to_wad(price))
+        posted = ", ".join(f"{s} {fmt_decimal(Decimal(p))}" for s, p in new_prices.items())
+        say(f"  reporter posts fresh prices: {posted}")
+        for type_id, symbol in symbols.items():
+            fees_before = admin.accrued_fees().get(type_id, 0)
+            receipt = admin.accrue(type_id)
+            after = admin.collateral_type_info(type_id)
+            fees = admin.accrued_fees().get(type_id, 0) - fees_before
+            say(f"  accrue {symbol}: rate {fmt_ray(rates_before[type_id])} -> {fmt_ray(after.rate)}, "
+                f"fees {fmt_rad(fees, 4)} kUSD to the surplus   (gas {receipt['gasUsed']:,})")
+        say(f"  surplus {fmt_rad(surplus_before, 4)} -> {fmt_rad(admin.surplus(), 4)} kUSD")
+        say("", *_vault_table(admin, names, symbols))
+
+        # -- 3. repay and close
+        say(*heading("3. Repayments"))
+        log("repaying and closing ...")
+        alice, bob, carol = user["alice"], user["bob"], user["carol"]
+        a1 = vault_of["alice"][0]
+        alice.repay(a1, to_wad("4000"))
+        say(f"  alice  repays 4,000.00 kUSD on vault {a1} (partial)")
+        alice.withdraw(a1, units("WETH", "3"))
+        say(f"  alice  withdraws 3 WETH from vault {a1}")
+        b1 = vault_of["bob"][0]
+        owed = bob.vault_info(b1).debt
+        short = max(0, owed - bob.debt_balance()) + to_wad("1")  # fees to this block, and a margin
+        carol.transfer_debt_token(bob.address, _round_up(short, WAD))
+        say(f"  carol  sends bob {fmt_wad(_round_up(short, WAD))} kUSD (his fees: he owes "
+            f"{fmt_wad(owed, 4)}, borrowed {fmt_wad(to_wad('15000'))})")
+        receipt = bob.repay_all(b1)
+        say(f"  bob    repays all of vault {b1}   (gas {receipt['gasUsed']:,})")
+        receipt = bob.close(b1)
+        say(f"  bob    closes vault {b1}: 1 WBTC back   (gas {receipt['gasUsed']:,})")
+        c2 = vault_of["carol"][1]
+        debt = carol.vault_info(c2).debt
+        receipt = carol.close(c2)
+        say(f"  carol  closes vault {c2} with its debt (~{fmt_wad(debt)} kUSD burned, 0.25 WBTC back)"
+            f"   (gas {receipt['gasUsed']:,})")
+
+        # -- summary
+        say(*heading("Summary"))
+        open_ids = admin.open_vault_ids()
+        vaults = admin.vaults_info(open_ids)
+        say(*_vault_table(admin, names, symbols, vaults))
+        closed = sorted(set(range(1, admin.vault_count() + 1)) - set(open_ids))
+        say(f"  closed vaults: {', '.join(str(v) for v in closed) or 'none'}")
+        say("")
+        fees = admin.accrued_fees()
+        type_rows = []
+        for t in admin.collateral_types():
+            type_rows.append([
+                t.symbol, fmt_ray(t.rate), fmt_wad(t.debt), fmt_rad(fees.get(t.collateral_type, 0), 4),
+            ])
+        say(*table(["type", "rate", "debt kUSD", "fees accrued kUSD"], type_rows))
+        check = admin.ledger_check()
+        total_fees = sum(fees.values())
+        say("")
+        rounding_wei = Decimal(check.surplus - total_fees) / RAY  # RAD -> 1e-18 kUSD
+        say(f"  surplus        {fmt_rad(check.surplus, 6):>22} kUSD  (the fees, plus {rounding_wei:.3f} wei of"
+            " rounding in the system's favour)")
+        say(f"  kUSD supply    {fmt_wad(check.supply, 6):>22} kUSD")
+        say(f"  vault debt     {fmt_rad(check.debt, 6):>22} kUSD  (sum of normalized_debt * rate)")
+        per_type_ok = all(
+            t.normalized_debt == sum(v.normalized_debt for v in vaults if v.collateral_type == t.collateral_type)
+            for t in admin.collateral_types()
+        )
+        ok = check.ok and per_type_ok
+        verdict = {True: "OK", False: "FAIL"}
+        say(f"  invariant      supply*RAY + surplus == sum(normalized_debt*rate) -> {verdict[check.ok]}")
+        say(f"  invariant      type totals == sum of their vaults' normalized debt -> {verdict[per_type_ok]}")
+        if not check.ok:
+            say(f"                 lhs {check.lhs} != rhs {check.debt} (diff {check.lhs - check.debt} RAD)")
+        return ScenarioResult(
+            text=say.text, invariant_ok=ok, supply=check.supply, surplus=check.surplus,
+            fees={symbols.get(t, str(t)): f for t, f in fees.items()}, vaults=vaults,
+            manifest=manifest, days=days,
+        )
+
+
+def _round_up(value: int, unit: int) -> int:
+    return -(-value // unit) * unit
+
+
+def _vault_table(
+    client: KeelClient, names: dict[str, str], symbols: dict[int, str], vaults: list[VaultInfo] | None = None
+) -> list[str]:
+    if vaults is None:
+        vaults = client.vaults_info(client.open_vault_ids())
+    rows = [
+        [v.vault_id, names.get(v.owner, short_address(v.owner)), symbols.get(v.collateral_type, v.collateral_type),
+         fmt_wad(v.collateral, 4), fmt_wad(v.debt, 2), fmt_wad(v.collateral_value, 2), fmt_ratio(v.collateral_ratio),
+         "yes" if v.safe else "NO"]
+        for v in vaults
+    ]
+    return table(["vault", "owner", "type", "collateral", "debt kUSD", "value kUSD", "ratio", "safe"], rows,
+                 align="rllrrrrl")
+
+
+__all__ = ["run_scenario", "ScenarioResult", "RAY"]

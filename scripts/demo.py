@@ -1,0 +1,20 @@
+"""The Keel demo on the active brownie network:  brownie run scripts/demo.py
+
+A thin wrapper around keel.scenario.run_scenario (the same story as `keel demo`, which
+runs on its own embedded Anvil instead). Needs a local chain: the node's first four
+accounts must be unlocked, and it moves the chain's clock forward 30 days.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from brownie import web3
+
+from keel.scenario import run_scenario
+
+
+def main() -> None:
+    result = run_scenario(w3=web3)
+    if not result.invariant_ok:
+        sys.exit("invariant FAIL")

@@ -1,0 +1,188 @@
+"""scripts/deploy.py (keel.deploy.deploy_system) against the Anvil brownie launched.
+
+The module runs the brownie script's ``main`` once (manifest in a temp dir), checks the
+wiring on chain, and that a second run is idempotent.  ``module_isolation`` resets the
+chain before and after, so nothing leaks into other test modules.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from brownie import accounts, web3
+
+from keel.client import KeelClient
+from keel.deploy import (
+    ENGINE_ADMIN_ROLES, FEED_ROLE_ADMIN, FEED_ROLE_REPORTER, FIVE_PERCENT_A_YEAR, TOKEN_ROLE_MINTER,
+    CollateralConfig, DeployConfig, default_collateral, deploy_system,
+)
+from keel.manifest import Manifest
+from keel.tx import KeelTxError, Sender
+from keel.units import WAD, to_wad
+
+ROOT = Path(__file__).resolve().parents[2]
+ABIS = ("DebtToken", "VaultEngine", "ManualPriceFeed", "MockToken")
+
+
+def _load_deploy_script():
+    spec = importlib.util.spec_from_file_location("keel_scripts_deploy", ROOT / "scripts" / "deploy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def deploy_env(tmp_path_factory):
+    """Environment for scripts/deploy.py: a scratch manifest, the default deployer."""
+    patch = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("deployments") / "31337.json"
+    patch.setenv("KEEL_MANIFEST", str(path))
+    patch.setenv("KEEL_QUIET", "1")
+    for name in ("KEEL_DEPLOYER_ID", "KEEL_DEPLOY_CONFIG", "KEEL_FORCE", "KEEL_PRIVATE_KEY"):
+        patch.delenv(name, raising=False)
+    yield path
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def script():
+    return _load_deploy_script()
+
+
+@pytest.fixture(scope="module")
+def deployed(module_isolation, deploy_env, script):
+    manifest = script.main()
+    return deploy_env, manifest
+
+
+@pytest.fixture(scope="module")
+def client(deployed):
+    path, _ = deployed
+    return KeelClient(web3, Manifest.load(path))
+
+
+def _has_code(address: str) -> bool:
+    return len(web3.eth.get_code(address)) > 0
+
+
+def test_manifest_written(deployed):
+    path, manifest = deployed
+    assert path.is_file()
+    data = json.loads(path.read_text())
+    assert data["chain_id"] == web3.eth.chain_id == manifest.chain_id
+    assert 0 < data["block"] <= web3.eth.block_number
+    assert data["deployer"] == accounts[0].address
+    # the recorded block holds the first deployment (the DebtToken)
+    first = web3.eth.get_block(data["block"], full_transactions=True)["transactions"]
+    created = {web3.eth.get_transaction_receipt(tx["hash"])["contractAddress"] for tx in first}
+    assert data["contracts"]["DebtToken"] in created
+    addresses = list(data["contracts"].values())
+    addresses += [c["token"] for c in data["collateral"]] + [c["oracle"] for c in data["collateral"]]
+    assert len(set(addresses)) == len(addresses) == 6
+    for address in addresses:
+        assert _has_code(address), address
+    loaded = Manifest.load(path)
+    assert loaded.abi_dir is not None and loaded.abi_dir.is_dir()
+    for name in ABIS:
+        abi = json.loads((loaded.abi_dir / f"{name}.json").read_text())
+        assert isinstance(abi, list) and abi, name
+
+
+def test_engine_wiring(client, deployed):
+    _, manifest = deployed
+    engine, token = client.engine.functions, client.debt_token.functions
+    assert engine.debt_token().call() == manifest.contracts["DebtToken"]
+    assert token.roles(manifest.contracts["VaultEngine"]).call() & TOKEN_ROLE_MINTER
+    assert engine.roles(manifest.deployer).call() == ENGINE_ADMIN_ROLES == 15
+    assert token.owner().call() == engine.owner().call() == manifest.deployer
+    assert token.symbol().call() == "kUSD" and token.name().call() == "Keel USD"
+
+
+def test_collateral_types(client, deployed):
+    _, manifest = deployed
+    assert client.collateral_type_count() == 2
+    expected = {c.symbol: c for c in default_collateral()}
+    assert [e.symbol for e in manifest.collateral] == ["WETH", "WBTC"]
+    for entry in manifest.collateral:
+        info = client.collateral_type_info(entry.collateral_type)
+        assert info.token == entry.token and info.oracle == entry.oracle
+        assert client.engine.functions.collateral_type_of_token(entry.token).call() == entry.collateral_type
+        token_decimals = client.token(entry.symbol).functions.decimals().call()
+        assert entry.decimals == expected[entry.symbol].decimals == token_decimals
+        assert info.decimals == entry.decimals
+        assert info.liquidation_ratio == to_wad("1.5")
+        assert info.debt_ceiling == to_wad(10_000_000)
+        assert info.dust == to_wad(100)
+        assert info.stability_fee == FIVE_PERCENT_A_YEAR
+        assert info.liquidation_penalty == to_wad("1.13")
+
+
+def test_oracle_prices_fresh(client, deployed):
+    _, manifest = deployed
+    prices = {"WETH": 2_000 * WAD, "WBTC": 30_000 * WAD}
+    for entry in manifest.collateral:
+        assert client.price(entry.symbol) == (prices[entry.symbol], True)
+        feed = client.oracle(entry.symbol).functions
+        assert feed.roles(manifest.deployer).call() == FEED_ROLE_REPORTER | FEED_ROLE_ADMIN
+        assert feed.max_age().call() == 3600
+
+
+def test_client_reports_revert_reason(client, deployed):
+    alice = client.as_sender(Sender.unlocked(web3, accounts[1].address))
+    alice.mint_collateral("WETH", 10 * WAD)
+    alice.approve_collateral("WETH")
+    opened = alice.open_vault("WETH", 10 * WAD, 1_000 * WAD)
+    info = alice.vault_info(opened.vault_id)
+    assert info.owner == accounts[1].address and info.collateral == 10 * WAD
+    assert 1_000 * WAD <= info.debt < 1_001 * WAD  # fees since the borrow, rounded up
+    with pytest.raises(KeelTxError, match="engine: vault unsafe"):
+        alice.borrow(opened.vault_id, 20_000 * WAD)
+    with pytest.raises(KeelTxError, match="engine: not vault owner or operator"):
+        client.as_sender(Sender.unlocked(web3, accounts[2].address)).withdraw(opened.vault_id, 1)
+
+
+def test_second_run_is_idempotent(deployed, script):
+    path, manifest = deployed
+    deployer = manifest.deployer
+    nonce, block = web3.eth.get_transaction_count(deployer), web3.eth.block_number
+    again = script.main()
+    assert again.contracts == manifest.contracts
+    assert again.collateral == manifest.collateral
+    assert web3.eth.get_transaction_count(deployer) == nonce
+    assert web3.eth.block_number == block
+    assert Manifest.load(path).contracts == manifest.contracts
+
+
+def test_stale_manifest_redeploys_on_local_chain(deployed, tmp_path):
+    path, manifest = deployed
+    stale = tmp_path / "31337.json"
+    shutil.copy(path, stale)
+    data = json.loads(stale.read_text())
+    data["contracts"]["VaultEngine"] = accounts[5].address  # no code there
+    data["abi_dir"] = str(manifest.abi_dir)
+    stale.write_text(json.dumps(data))
+    sender = Sender.unlocked(web3, accounts[0].address)
+    nonce = web3.eth.get_transaction_count(sender.address)
+    fresh = deploy_system(web3, sender, DeployConfig(), stale, log=lambda _: None)
+    assert web3.eth.get_transaction_count(sender.address) > nonce
+    assert fresh.contracts["VaultEngine"] != accounts[5].address
+    assert _has_code(fresh.contracts["VaultEngine"])
+
+
+def test_deploy_signed_with_private_key(tmp_path, monkeypatch):
+    """The KEEL_PRIVATE_KEY path: transactions signed locally, not by the node."""
+    key = "0x" + "4b" * 32
+    monkeypatch.setenv("KEEL_PRIVATE_KEY", key)
+    signer = Sender.from_env(web3)
+    assert signer is not None and signer.private_key == key
+    Sender.unlocked(web3, accounts[0].address).send({"to": signer.address, "value": 10 * 10**18})
+    config = DeployConfig(collateral=[CollateralConfig("USDC", decimals=6, price=1)])  # type: ignore[arg-type]
+    manifest = deploy_system(web3, signer, config, tmp_path / "signed.json", log=lambda _: None)
+    assert manifest.deployer == signer.address
+    engine = KeelClient(web3, manifest).engine.functions
+    assert engine.owner().call() == signer.address
+    assert manifest.collateral_entry("USDC").decimals == 6
