@@ -1,0 +1,362 @@
+"""Shared fixtures for Keel's unit (and adversarial) tests.
+
+Deploys are module-scoped; every test runs in its own snapshot through the autouse
+``isolate`` fixture (brownie's ``fn_isolation``), so a test may change anything.
+
+Actors are named after their role; ``admin`` owns every contract and holds every role.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from brownie import compile_source, web3
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+WAD = 10**18
+RAY = 10**27
+RAD = WAD * RAY
+MAX_UINT256 = 2**256 - 1
+
+# engine roles
+ROLE_COLLATERAL_ADMIN = 1
+ROLE_RISK_ADMIN = 2
+ROLE_FEE_ADMIN = 4
+ROLE_TREASURY = 8
+ENGINE_ALL_ROLES = 15
+# debt token roles
+ROLE_MINTER = 1
+# feed roles
+ROLE_REPORTER = 1
+ROLE_ORACLE_ADMIN = 2
+
+MAX_AGE = 3600
+LIQUIDATION_RATIO = 15 * WAD // 10
+DEBT_CEILING = 10_000_000 * WAD
+DUST = 100 * WAD
+STABILITY_FEE = 1000000001547125957863212448  # ~5 %/yr, RAY per second
+LIQUIDATION_PENALTY = 113 * WAD // 100
+
+# bounds (mirrors of the contracts' constants, as the tests pin them)
+MIN_LIQUIDATION_RATIO = WAD + 1
+MAX_LIQUIDATION_RATIO = 10 * WAD
+MAX_DEBT_CEILING = 2**96 - 1  # WAD (raw value, about 7.9e10 tokens)
+MAX_DUST = 2**80 - 1  # WAD (raw value, about 1.2e6 tokens)
+MAX_STABILITY_FEE = RAY + 21_979_553_151 * 10**9  # about 100 %/yr (2x a year)
+MAX_LIQUIDATION_PENALTY = WAD + WAD // 2
+MIN_MAX_AGE = 60
+MAX_MAX_AGE = 7 * 86400
+MAX_PRICE = 2**128 - 1
+
+# (symbol, decimals, price WAD)
+COLLATERALS = {
+    "WETH": (18, 2_000 * WAD),
+    "WBTC": (8, 30_000 * WAD),
+    "USDC": (6, 1 * WAD),
+}
+
+
+# ------------------------------------------------------------------ python references
+def mul_div(x: int, y: int, denominator: int, roundup: bool) -> int:
+    """Mirror of fixed_point.mul_div."""
+    product = x * y
+    quotient = product // denominator
+    if roundup and product % denominator:
+        quotient += 1
+    return quotient
+
+
+def rpow(base: int, exponent: int, roundup: bool) -> int:
+    """Mirror of fixed_point.rpow: binary exponentiation, each product rounded."""
+    assert exponent < 2**64
+    result = RAY
+    factor = base
+    remaining = exponent
+    while remaining:
+        if remaining & 1:
+            result = mul_div(result, factor, RAY, roundup)
+        remaining >>= 1
+        if remaining:
+            factor = mul_div(factor, factor, RAY, roundup)
+    return result
+
+
+def rpow_up(fee: int, seconds: int) -> int:
+    """fixed_point.rpow(fee, seconds, roundup=True)."""
+    return rpow(fee, seconds, True)
+
+
+def grow_rate(rate: int, fee: int, seconds: int) -> int:
+    """The engine's rate after `seconds` at `fee` (RAY, rounded up)."""
+    if seconds == 0 or fee == RAY:
+        return rate
+    return mul_div(rate, rpow_up(fee, seconds), RAY, True)
+
+
+def is_safe(collateral: int, normalized_debt: int, rate: int, price: int, ratio: int) -> bool:
+    """Mirror of VaultEngine._is_safe (value rounded down >= debt * ratio rounded up)."""
+    if normalized_debt == 0:
+        return True
+    debt = mul_div(normalized_debt, rate, RAY, True)
+    value = mul_div(collateral, price, WAD, False)
+    return value >= mul_div(debt, ratio, WAD, True)
+
+
+def normalize_up(amount: int, rate: int) -> int:
+    """Normalised debt a borrow of `amount` adds at `rate` (rounded up)."""
+    return mul_div(amount, RAY, rate, True)
+
+
+def max_safe_borrow(collateral, normalized_debt, rate, price, ratio) -> int:
+    """Largest WAD amount a vault can borrow at `rate` and stay safe (binary search)."""
+    low, high = 0, mul_div(collateral, price, WAD, False) + 1
+    while low < high:
+        mid = (low + high + 1) // 2
+        if is_safe(collateral, normalized_debt + normalize_up(mid, rate), rate, price, ratio):
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def ledger_total(engine) -> int:
+    """sum over types of type_normalized_debt(t) * stored rate(t), RAD."""
+    total = 0
+    for t in range(1, engine.collateral_type_count() + 1):
+        total += engine.type_normalized_debt(t) * engine.collateral_type_info(t)["rate"]
+    return total
+
+
+def ledger_balanced(engine, debt_token) -> bool:
+    """supply * RAY + surplus == sum(type normalized debt * stored rate), exactly."""
+    return debt_token.totalSupply() * RAY + engine.surplus() == ledger_total(engine)
+
+
+# ------------------------------------------------------------------ chain time
+def _rpc(method: str, params: list):
+    response = web3.provider.make_request(method, params)
+    assert "error" not in response, response
+    return response
+
+
+def set_next_timestamp(timestamp: int) -> None:
+    """The next mined block (the next transaction) gets exactly `timestamp`."""
+    _rpc("evm_setNextBlockTimestamp", [timestamp])
+
+
+def mine_at(timestamp: int) -> None:
+    """Mine an empty block at exactly `timestamp` (calls then see that time)."""
+    _rpc("evm_mine", [timestamp])
+
+
+def latest_timestamp() -> int:
+    return web3.eth.get_block("latest")["timestamp"]
+
+
+def schedule(seconds_ahead: int = 10) -> int:
+    """Pin the next transaction's block time `seconds_ahead` past the latest block; returns it."""
+    timestamp = latest_timestamp() + seconds_ahead
+    set_next_timestamp(timestamp)
+    return timestamp
+
+
+def rate_at(engine, collateral_type: int, timestamp: int) -> int:
+    """The rate `accrue` would store at `timestamp` (Python reference, exact)."""
+    info = engine.collateral_type_info(collateral_type)
+    return grow_rate(info["rate"], info["stability_fee"], timestamp - info["last_accrual"])
+
+
+# ------------------------------------------------------------------ isolation
+@pytest.fixture(scope="session", autouse=True)
+def _freeze_heap():
+    """brownie runs gc.collect() on every chain revert (each test, each hypothesis example);
+    with the compiler's objects on the heap that costs ~0.1 s a time. Freezing what exists
+    at session start takes it out of every later collection (speed only, no behaviour)."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def isolate(fn_isolation):
+    pass
+
+
+# ------------------------------------------------------------------ actors
+@pytest.fixture(scope="module")
+def admin(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="module")
+def borrower(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="module")
+def other_borrower(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="module")
+def operator(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="module")
+def stranger(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="module")
+def treasury(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="module")
+def reporter(accounts):
+    return accounts[6]
+
+
+# ------------------------------------------------------------------ contracts
+@pytest.fixture(scope="module")
+def debt_token(DebtToken, admin):
+    token = DebtToken.deploy("Keel USD", "kUSD", admin, {"from": admin})
+    token.set_roles(admin, ROLE_MINTER, {"from": admin})
+    return token
+
+
+@pytest.fixture(scope="module")
+def engine(VaultEngine, debt_token, admin, treasury):
+    vault_engine = VaultEngine.deploy(debt_token, admin, {"from": admin})
+    debt_token.set_roles(vault_engine, ROLE_MINTER, {"from": admin})
+    vault_engine.set_roles(admin, ENGINE_ALL_ROLES, {"from": admin})
+    vault_engine.set_roles(treasury, ROLE_TREASURY, {"from": admin})
+    return vault_engine
+
+
+def _feed(ManualPriceFeed, admin, reporter, price):
+    feed = ManualPriceFeed.deploy(admin, MAX_AGE, {"from": admin})
+    feed.set_roles(admin, ROLE_REPORTER | ROLE_ORACLE_ADMIN, {"from": admin})
+    feed.set_roles(reporter, ROLE_REPORTER, {"from": admin})
+    feed.set_price(price, {"from": reporter})
+    return feed
+
+
+@pytest.fixture(scope="module")
+def weth_feed(ManualPriceFeed, admin, reporter):
+    return _feed(ManualPriceFeed, admin, reporter, COLLATERALS["WETH"][1])
+
+
+@pytest.fixture(scope="module")
+def wbtc_feed(ManualPriceFeed, admin, reporter):
+    return _feed(ManualPriceFeed, admin, reporter, COLLATERALS["WBTC"][1])
+
+
+@pytest.fixture(scope="module")
+def usdc_feed(ManualPriceFeed, admin, reporter):
+    return _feed(ManualPriceFeed, admin, reporter, COLLATERALS["USDC"][1])
+
+
+@pytest.fixture(scope="module")
+def fresh_feed(ManualPriceFeed, admin):
+    """A feed nobody reported to yet (price 0, never fresh)."""
+    feed = ManualPriceFeed.deploy(admin, MAX_AGE, {"from": admin})
+    feed.set_roles(admin, ROLE_REPORTER | ROLE_ORACLE_ADMIN, {"from": admin})
+    return feed
+
+
+ZERO_PRICE_ORACLE_SOURCE = """# pragma version ~=0.4.3
+# test double: an oracle that reports a zero price as fresh
+@external
+@view
+def peek() -> (uint256, bool):
+    return 0, True
+"""
+
+
+@pytest.fixture(scope="module")
+def zero_price_oracle(admin):
+    """An oracle answering (0, fresh) -- ManualPriceFeed refuses to store a zero price."""
+    project = compile_source(ZERO_PRICE_ORACLE_SOURCE, vyper_version="0.4.3", evm_version="prague")
+    return project.Vyper.deploy({"from": admin})
+
+
+def _mock(MockToken, admin, symbol):
+    return MockToken.deploy(f"Mock {symbol}", symbol, COLLATERALS[symbol][0], {"from": admin})
+
+
+@pytest.fixture(scope="module")
+def weth(MockToken, admin):
+    return _mock(MockToken, admin, "WETH")
+
+
+@pytest.fixture(scope="module")
+def wbtc(MockToken, admin):
+    return _mock(MockToken, admin, "WBTC")
+
+
+@pytest.fixture(scope="module")
+def usdc(MockToken, admin):
+    return _mock(MockToken, admin, "USDC")
+
+
+def _list(engine, token, feed, admin):
+    tx = engine.add_collateral_type(
+        token, feed, LIQUIDATION_RATIO, DEBT_CEILING, DUST, STABILITY_FEE, LIQUIDATION_PENALTY,
+        {"from": admin},
+    )
+    return tx.return_value
+
+
+@pytest.fixture(scope="module")
+def weth_type(engine, weth, weth_feed, admin):
+    return _list(engine, weth, weth_feed, admin)
+
+
+@pytest.fixture(scope="module")
+def wbtc_type(engine, wbtc, wbtc_feed, admin, weth_type):
+    return _list(engine, wbtc, wbtc_feed, admin)
+
+
+@pytest.fixture(scope="module")
+def usdc_type(engine, usdc, usdc_feed, admin, wbtc_type):
+    return _list(engine, usdc, usdc_feed, admin)
+
+
+@pytest.fixture(scope="module")
+def listed(weth_type, wbtc_type, usdc_type, weth, wbtc, usdc, weth_feed, wbtc_feed, usdc_feed):
+    """symbol -> (collateral type id, token, feed) for all three listed collaterals."""
+    return {
+        "WETH": (weth_type, weth, weth_feed),
+        "WBTC": (wbtc_type, wbtc, wbtc_feed),
+        "USDC": (usdc_type, usdc, usdc_feed),
+    }
+
+
+@pytest.fixture(scope="module")
+def funded(listed, engine, borrower, other_borrower, operator, stranger):
+    """Every user actor holds 1,000,000 whole units of each collateral, approved to the engine."""
+    for _, token, _ in listed.values():
+        unit = 10 ** token.decimals()
+        for who in (borrower, other_borrower, operator, stranger):
+            token.mint(who, 1_000_000 * unit, {"from": who})
+            token.approve(engine, MAX_UINT256, {"from": who})
+    return listed
+
+
+@pytest.fixture(scope="module")
+def vault(engine, funded, weth_type, borrower):
+    """Vault 1: the borrower's WETH vault holding 10 WETH (20,000 kUSD of value), no debt."""
+    tx = engine.open_vault(weth_type, 10 * WAD, 0, {"from": borrower})
+    return tx.return_value
+
+
+@pytest.fixture
+def vault_with_debt(engine, vault, borrower):
+    """The borrower's WETH vault with 5,000 kUSD borrowed (function-scoped: it changes `vault`)."""
+    engine.borrow(vault, 5_000 * WAD, borrower, {"from": borrower})
+    return vault
