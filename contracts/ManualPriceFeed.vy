@@ -96,6 +96,16 @@ def peek() -> (uint256, bool):
 
 @external
 @view
+def volatility() -> uint256:
+    """
+    @notice Annualised volatility, WAD: always 0, a manual feed keeps no history
+            (a type on this feed should keep the volatility margin k at 0).
+    """
+    return 0
+
+
+@external
+@view
 def price() -> uint256:
     """
     @notice The last reported price, WAD debt-token units per whole collateral unit.

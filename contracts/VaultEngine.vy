@@ -32,6 +32,7 @@ exports: (
 
 interface IPriceOracle:
     def peek() -> (uint256, bool): view  # (price WAD debt-token per whole collateral unit, fresh)
+    def volatility() -> uint256: view  # annualised sigma, WAD
 
 
 interface IDebtToken:
@@ -65,10 +66,16 @@ MAX_TOKEN_DECIMALS: constant(uint8) = 18
 # WAD amounts in packed slots live in 128 bits
 MAX_UINT128: constant(uint256) = 2 ** 128 - 1
 MAX_BATCH: constant(uint256) = 100
+# dynamic margin: required ratio = base + min(k * sigma, cap); k and cap in bps
+BPS: constant(uint256) = 10_000
+MAX_VOLATILITY_K_BPS: constant(uint256) = 50_000  # k <= 5
+MAX_VOLATILITY_CAP_BPS: constant(uint256) = 50_000  # cap <= 500 percentage points
 
 MAX_DEBT_CEILING: constant(uint256) = 2 ** 96 - 1  # WAD, about 7.9e10 tokens
 MAX_DUST: constant(uint256) = 2 ** 80 - 1  # WAD, about 1.2e6 tokens
 
+MASK_16: constant(uint256) = 2 ** 16 - 1
+MASK_64: constant(uint256) = 2 ** 64 - 1
 MASK_80: constant(uint256) = 2 ** 80 - 1
 MASK_96: constant(uint256) = 2 ** 96 - 1
 MASK_128: constant(uint256) = 2 ** 128 - 1
@@ -149,7 +156,9 @@ struct CollateralTypeInfo:
     token: address
     oracle: address
     token_scale: uint256  # 10 ** (18 - token decimals)
-    liquidation_ratio: uint256  # WAD
+    liquidation_ratio: uint256  # WAD, the base (static) part
+    volatility_k_bps: uint256  # required ratio adds k * sigma (k in bps)
+    volatility_cap_bps: uint256  # ... capped at this many bps of ratio
     debt_ceiling: uint256  # WAD
     dust: uint256  # WAD
     stability_fee: uint256  # RAY per second
@@ -185,7 +194,8 @@ collateral_type_of_token: public(HashMap[address, uint256])
 _type_token: HashMap[uint256, uint256]
 # type => liquidation penalty factor, WAD (1.13e18 = 13 %)
 _type_liquidation_penalty: HashMap[uint256, uint256]
-# type => packed: oracle (bits 0-159) | liquidation ratio WAD (bits 160-223)
+# type => packed: oracle (bits 0-159) | base liquidation ratio WAD (bits 160-223) |
+#         volatility k bps (bits 224-239) | volatility cap bps (bits 240-255)
 _type_risk: HashMap[uint256, uint256]
 # type => packed: debt ceiling WAD (bits 0-95) | dust WAD (bits 96-175) |
 #         stability fee above RAY, RAY per second (bits 176-255)
@@ -316,7 +326,33 @@ def _price(collateral_type: uint256) -> (uint256, uint256):
     price, fresh = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).peek()
     assert fresh, "engine: oracle stale"
     assert price != 0, "engine: oracle price zero"
-    return price, risk >> 160
+    return price, self._required_ratio(risk)
+
+
+@internal
+@view
+def _required_ratio(risk: uint256) -> uint256:
+    """
+    @dev base ratio + min(k * sigma, cap), WAD; reads the oracle's volatility only
+         when k is set (k = 0 keeps the ratio static and costs nothing).
+    """
+    base: uint256 = 0
+    extra: uint256 = 0
+    base, extra = self._ratio_parts(risk)
+    return base + extra
+
+
+@internal
+@view
+def _ratio_parts(risk: uint256) -> (uint256, uint256):
+    base: uint256 = (risk >> 160) & MASK_64
+    k_bps: uint256 = (risk >> 224) & MASK_16
+    if k_bps == 0:
+        return base, 0
+    sigma: uint256 = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).volatility()
+    # rounds up: the requirement is never understated
+    extra: uint256 = fixed_point.mul_div(k_bps, sigma, BPS, True)
+    return base, min(extra, (risk >> 240) * WAD // BPS)
 
 
 @internal
@@ -635,6 +671,9 @@ def _set_oracle(collateral_type: uint256, oracle: address):
     fresh: bool = False
     price, fresh = staticcall IPriceOracle(oracle).peek()
     risk: uint256 = self._type_risk[collateral_type]
+    if (risk >> 224) & MASK_16 != 0:
+        # a volatility margin is set: the new oracle must serve a volatility too
+        sigma: uint256 = staticcall IPriceOracle(oracle).volatility()
     self._type_risk[collateral_type] = (risk & ~MASK_160) | convert(oracle, uint256)
     log CollateralParameterSet(collateral_type=collateral_type, parameter="oracle", value=convert(oracle, uint256))
 
@@ -643,7 +682,7 @@ def _set_oracle(collateral_type: uint256, oracle: address):
 def _set_liquidation_ratio(collateral_type: uint256, ratio: uint256):
     assert ratio >= MIN_LIQUIDATION_RATIO and ratio <= MAX_LIQUIDATION_RATIO, "engine: liquidation ratio out of bounds"
     risk: uint256 = self._type_risk[collateral_type]
-    self._type_risk[collateral_type] = (risk & MASK_160) | (ratio << 160)
+    self._type_risk[collateral_type] = (risk & ~(MASK_64 << 160)) | (ratio << 160)
     log CollateralParameterSet(collateral_type=collateral_type, parameter="liquidation_ratio", value=ratio)
 
 
@@ -691,6 +730,26 @@ def set_liquidation_ratio(collateral_type: uint256, ratio: uint256):
     access_control._check_role(ROLE_RISK_ADMIN)
     self._check_type(collateral_type)
     self._set_liquidation_ratio(collateral_type, ratio)
+
+
+@external
+def set_volatility_margin(collateral_type: uint256, k_bps: uint256, cap_bps: uint256):
+    """
+    @notice Make the required ratio rise with the oracle's volatility:
+            required = liquidation_ratio + min(k * sigma, cap). k and cap in bps
+            (k <= 50,000 i.e. 5; cap <= 50,000 i.e. +500 percentage points);
+            k = 0 keeps the ratio static. ROLE_RISK_ADMIN.
+    """
+    access_control._check_role(ROLE_RISK_ADMIN)
+    self._check_type(collateral_type)
+    assert k_bps <= MAX_VOLATILITY_K_BPS and cap_bps <= MAX_VOLATILITY_CAP_BPS, "engine: volatility margin out of bounds"
+    risk: uint256 = self._type_risk[collateral_type]
+    self._type_risk[collateral_type] = (risk & (2 ** 224 - 1)) | (k_bps << 224) | (cap_bps << 240)
+    if k_bps != 0:
+        # the oracle must serve a volatility
+        sigma: uint256 = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).volatility()
+    log CollateralParameterSet(collateral_type=collateral_type, parameter="volatility_k_bps", value=k_bps)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter="volatility_cap_bps", value=cap_bps)
 
 
 @external
@@ -759,6 +818,20 @@ def current_rate(collateral_type: uint256) -> uint256:
 
 @external
 @view
+def required_ratio(collateral_type: uint256) -> (uint256, uint256, uint256):
+    """
+    @notice (base ratio, volatility add-on, total) in WAD: a vault is safe while
+            collateral value >= debt * total.
+    """
+    self._check_type(collateral_type)
+    base: uint256 = 0
+    extra: uint256 = 0
+    base, extra = self._ratio_parts(self._type_risk[collateral_type])
+    return base, extra, base + extra
+
+
+@external
+@view
 def collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo:
     """
     @notice Every parameter and total of a collateral type, unpacked.
@@ -779,7 +852,9 @@ def collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo:
         token=token,
         oracle=convert(convert(risk & MASK_160, uint160), address),
         token_scale=scale,
-        liquidation_ratio=risk >> 160,
+        liquidation_ratio=(risk >> 160) & MASK_64,
+        volatility_k_bps=(risk >> 224) & MASK_16,
+        volatility_cap_bps=risk >> 240,
         debt_ceiling=limits & MASK_96,
         dust=(limits >> 96) & MASK_80,
         stability_fee=RAY + (limits >> 176),
@@ -807,7 +882,7 @@ def _vault_info(vault_id: uint256) -> VaultInfo:
     stored, rate, moved = self._rate_now(collateral_type)
     debt: uint256 = fixed_point.mul_div(normalized_debt, rate, RAY, True)
     risk: uint256 = self._type_risk[collateral_type]
-    ratio: uint256 = risk >> 160
+    ratio: uint256 = self._required_ratio(risk)
     price: uint256 = 0
     fresh: bool = False
     price, fresh = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).peek()
