@@ -1,5 +1,5 @@
 """Keel's off-chain package: artifacts, chains, manifest, transactions, deployment, a
-typed client, the demo scenario, the gas report and the ``keel`` CLI.
+typed client, oracle reporters, the demo scenario, the gas report and the ``keel`` CLI.
 
 Modules (import what you need; nothing heavy is imported here):
 
@@ -10,6 +10,7 @@ Modules (import what you need; nothing heavy is imported here):
 - :mod:`keel.tx`         ``Sender`` and ``KeelTxError``
 - :mod:`keel.deploy`     ``deploy_system`` and its config
 - :mod:`keel.client`     ``KeelClient`` and the view dataclasses
+- :mod:`keel.oracle`     PriceFeed reporters (``Reporter``), price paths, ``make_current``
 - :mod:`keel.scenario`   the demo (``keel demo``)
 - :mod:`keel.gas`        the gas table (``keel gas``)
 """

@@ -24,8 +24,10 @@ from typing import Any, Callable, Iterable, Iterator
 from . import log as _log
 
 CONFIG_FILE = "brownie-config.yaml"
-#: contracts deploy_system needs
-SYSTEM_CONTRACTS = ("DebtToken", "VaultEngine", "ManualPriceFeed", "MockToken")
+#: contracts deploy_system needs (ManualPriceFeed: clients of older manifests read it)
+SYSTEM_CONTRACTS = (
+    "DebtToken", "VaultEngine", "PriceFeed", "ChainlinkAdapter", "MockAggregator", "ManualPriceFeed", "MockToken",
+)
 COMPILE_TIMEOUT = 900  # seconds
 
 

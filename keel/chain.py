@@ -84,11 +84,20 @@ def mine(w3: Web3, blocks: int = 1) -> None:
 
 
 def increase_time(w3: Web3, seconds: int, *, mine_block: bool = True) -> int:
-    """Move the chain clock forward (``evm_increaseTime``) and, by default, mine a block so
-    that views see the new time. Returns the latest block's timestamp afterwards."""
-    w3.provider.make_request("evm_increaseTime", [int(seconds)])
-    if mine_block:
-        mine(w3)
+    """Move the chain clock forward and, by default, mine a block so that views see the
+    new time. Returns the latest block's timestamp afterwards.
+
+    With ``mine_block`` the next block is pinned ``seconds`` after the latest one
+    (``evm_setNextBlockTimestamp``; the node's clock continues from there), which also
+    works on a node mining at a fixed timestamp interval (``anvil_setBlockTimestampInterval``,
+    where ``evm_increaseTime`` has no effect); without it, ``evm_increaseTime``."""
+    seconds = int(seconds)
+    if not mine_block:
+        w3.provider.make_request("evm_increaseTime", [seconds])
+        return latest_timestamp(w3)
+    if seconds > 0:
+        set_next_block_timestamp(w3, latest_timestamp(w3) + seconds)
+    mine(w3)
     return latest_timestamp(w3)
 
 

@@ -3,17 +3,22 @@
     keel demo                       the demo scenario on an embedded Anvil
     keel deploy [--rpc URL] ...     deploy (or reuse) a system, write its manifest
     keel gas [--out docs/gas.md]    measure gas and code sizes, write the markdown table
-    keel info [--manifest PATH]     collateral types, vaults and the ledger of a deployment
+    keel info [--manifest PATH]     collateral types, oracles, vaults and the ledger of a deployment
+    keel reporter --symbol WETH (--csv FILE | --gbm | --jump SIZE) [--advance-time] [--poke]
+                                    push a price path through a PriceFeed's reporters
 
 Results go to stdout, progress lines to stderr. Private keys are never arguments: set
 KEEL_PRIVATE_KEY, or point --keystore (or KEEL_KEYSTORE) at a keystore file and put its
-password in KEEL_KEYSTORE_PASSWORD.
+password in KEEL_KEYSTORE_PASSWORD; reporters sign with KEEL_REPORTER_KEYS
+(comma-separated private keys; on local chains the node's unlocked reporter accounts).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
+from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
 
@@ -23,11 +28,14 @@ from .chain import DEFAULT_RPC, ChainError, connect, is_local_chain
 from .client import ClientError, KeelClient
 from .deploy import DeployConfig, DeployError, deploy_system
 from .manifest import Manifest, ManifestError, default_manifest_path
+from .oracle import REPORTER_KEYS_ENV, OracleError
 from .text import heading, short_address, table
 from .tx import KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, KeelTxError, Sender, SignerError
-from .units import annual_rate, fmt_percent, fmt_rad, fmt_ratio, fmt_ray, fmt_wad
+from .units import annual_rate, fmt_percent, fmt_rad, fmt_ratio, fmt_ray, fmt_wad, from_wad
 
-EXPECTED_ERRORS = (ArtifactError, ChainError, ClientError, DeployError, KeelTxError, ManifestError, SignerError)
+EXPECTED_ERRORS = (
+    ArtifactError, ChainError, ClientError, DeployError, KeelTxError, ManifestError, OracleError, SignerError,
+)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -82,7 +90,8 @@ def cmd_gas(args: argparse.Namespace) -> int:
     return 2 if (args.strict and failed) else 0
 
 
-def cmd_info(args: argparse.Namespace) -> int:
+def _open_manifest(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """(w3, manifest) from --manifest / --rpc (the manifest's rpc, else the default node)."""
     if args.manifest:
         manifest = Manifest.load(args.manifest)
         w3 = connect(args.rpc or manifest.rpc or DEFAULT_RPC)
@@ -91,6 +100,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         manifest = Manifest.load(default_manifest_path(w3.eth.chain_id))
     if manifest.chain_id != w3.eth.chain_id:
         raise ManifestError(f"the manifest is for chain {manifest.chain_id}, the node is chain {w3.eth.chain_id}")
+    return w3, manifest
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .oracle import oracle_table
+
+    w3, manifest = _open_manifest(args)
     client = KeelClient(w3, manifest)
     lines = heading(f"Keel on chain {manifest.chain_id}")
     lines += [
@@ -108,6 +124,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             fmt_wad(t.debt), fmt_wad(t.debt_ceiling, 0), fmt_wad(t.dust, 0),
         ])
     lines += table(["type", "price", "fresh", "ratio", "fee/yr", "rate", "debt", "ceiling", "dust"], rows)
+    lines += heading("Oracles")
+    lines += oracle_table(client)
     lines += heading("Vaults")
     ids = client.open_vault_ids()
     symbols = {e.collateral_type: e.symbol for e in manifest.collateral}
@@ -130,28 +148,96 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
+def cmd_reporter(args: argparse.Namespace) -> int:
+    import random
+
+    from .chain import increase_time, latest_timestamp
+    from .oracle import Reporter, feed_state, gbm_path, jump_path, load_csv, reporter_senders
+
+    w3, manifest = _open_manifest(args)
+    local = is_local_chain(w3)
+    if args.advance_time and not local:
+        raise OracleError("--advance-time moves the chain's clock: local chains only")
+    entry = manifest.collateral_entry(args.symbol)
+    senders = reporter_senders(w3, manifest, [entry.symbol])
+    reporter = Reporter(w3, manifest, senders)
+    state = reporter.state(entry.symbol)
+    if not state.is_price_feed:
+        raise OracleError(f"{entry.symbol} is priced by a {state.contract}, not a PriceFeed: no reporters")
+    mine = reporter.reporters_for(entry.symbol)
+    start = args.start if args.start is not None else from_wad(state.latest_price or state.current_price)
+    if args.csv:
+        path = load_csv(args.csv)
+    elif args.gbm:
+        if not start:
+            raise OracleError(f"{entry.symbol}: the feed has no price yet; pass --start")
+        sigma = args.sigma if args.sigma is not None else 0.8
+        path = gbm_path(start, args.mu, sigma, args.dt, args.steps, args.seed)
+    else:
+        if not start:
+            raise OracleError(f"{entry.symbol}: the feed has no price yet; pass --start")
+        path = jump_path(start, args.jump, args.jump_at, args.steps, args.dt, args.jump_length,
+                         mu=args.mu, sigma=args.sigma or 0.0, seed=args.seed)
+    print(f"{entry.symbol} PriceFeed {entry.oracle} on chain {manifest.chain_id}: {len(mine)} of "
+          f"{len(state.reporters)} reporters held here, quorum {state.quorum}, delay {state.delay:,} s, "
+          f"max jump {state.max_jump_bps / 100:g}%")
+    print(f"pushing {len(path)} prices" + (" (clock advanced between steps)" if args.advance_time else "")
+          + (", poking when due" if args.poke else ", not poking (--poke to poke when due)"))
+    header = f"{'step':>4}  {'t+s':>9}  {'pushed':>14}  {'result':<10} {'accepted':>14}  " \
+             f"{'current':>14} {'':<5}  {'next':>14}  {'vol':>8}  poke"
+    print(header)
+    rng = random.Random(args.seed)
+    counts: dict[str, int] = {}
+    previous = path[0].offset
+    for i, point in enumerate(path):
+        if args.advance_time and point.offset > previous:
+            increase_time(w3, point.offset - previous)
+        previous = point.offset
+        result = reporter.push(entry.symbol, point.price, noise_bps=args.noise_bps, rng=rng, poke=args.poke)
+        st = result.state
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        print(f"{i:>4}  {point.offset:>9}  {fmt_wad(result.price):>14}  {result.outcome:<10} "
+              f"{fmt_wad(st.latest_price):>14}  {fmt_wad(st.current_price):>14} "
+              f"{'fresh' if st.current_fresh else 'STALE':<5}  {fmt_wad(st.next_price):>14}  "
+              f"{fmt_percent(from_wad(st.volatility)):>8}  {'yes' if result.poked else '-'}", flush=True)
+    final = feed_state(reporter.client, entry.symbol)
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    print(f"done: {len(path)} pushes ({summary}); chain time {latest_timestamp(w3)}; current "
+          f"{fmt_wad(final.current_price)} ({'fresh' if final.current_fresh else 'stale'}), next "
+          f"{fmt_wad(final.next_price)}, accepted {fmt_wad(final.latest_price)}, volatility "
+          f"{fmt_percent(from_wad(final.volatility))}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keel",
-        description="Keel CDP protocol: deploy, inspect, demo and gas report.",
+        description="Keel CDP protocol: deploy, inspect, push oracle prices, demo and gas report.",
         epilog=f"Signing: {PRIVATE_KEY_ENV}, or --keystore/KEEL_KEYSTORE with {KEYSTORE_PASSWORD_ENV}. "
                "Set KEEL_QUIET=1 to silence progress lines.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser("demo", help="run the demo scenario on an embedded Anvil",
-                          description="Deploy to a fresh embedded Anvil; three users open vaults, fees "
-                                      "accrue for --days, they repay and close; print a summary with the "
-                                      "ledger invariant (exit 1 if it fails).")
+                          description="Deploy to a fresh embedded Anvil (prices from three reporters "
+                                      "through a delayed PriceFeed); three users open vaults, fees accrue "
+                                      "for --days, the reporters push new prices, a 40% jump trips the "
+                                      "circuit breaker and is cancelled, users repay and close; print the "
+                                      "oracle state and a summary with the ledger invariant (exit 1 if it "
+                                      "fails).")
     demo.add_argument("--days", type=int, default=30, help="days that pass (default 30)")
     demo.add_argument("--port", type=int, help="anvil port (default: a free one in 8623-8699)")
     demo.set_defaults(func=cmd_demo)
 
     deploy = sub.add_parser("deploy", help="deploy Keel (or reuse the deployment) and write the manifest",
-                            description="Deploy DebtToken, VaultEngine and, per collateral, a price feed "
-                                        "(and a mock token on local chains). Re-running reuses a live "
-                                        "deployment from the manifest.")
+                            description="Deploy DebtToken, VaultEngine and, per collateral, a PriceFeed "
+                                        "with its reporters (or a ChainlinkAdapter; mock tokens on local "
+                                        "chains). On a local chain the reporters report, the feed is poked, "
+                                        "the clock moves past the delay and it is poked again, so prices are "
+                                        "current; on a public chain the reporters must report (keel reporter) "
+                                        "and someone must poke() twice, the delay apart. Re-running reuses a "
+                                        "live deployment from the manifest.")
     deploy.add_argument("--rpc", default=DEFAULT_RPC, help=f"node URL (default {DEFAULT_RPC})")
     deploy.add_argument("--manifest", help="manifest path (default deployments/[local/]<chain_id>.json)")
     deploy.add_argument("--config", help="deploy config, JSON or YAML (default: WETH and WBTC mocks)")
@@ -171,10 +257,58 @@ def build_parser() -> argparse.ArgumentParser:
     gas.set_defaults(func=cmd_gas)
 
     info = sub.add_parser("info", help="show a deployment's collateral types, vaults and ledger",
-                          description="Read a deployment through its manifest.")
+                          description="Read a deployment through its manifest: collateral types, oracles "
+                                      "(current, next, accepted, volatility, required ratio), vaults, ledger.")
     info.add_argument("--manifest", help="manifest path (default: deployments/[local/]<chain_id>.json of --rpc)")
     info.add_argument("--rpc", help=f"node URL (default: the manifest's, else {DEFAULT_RPC})")
     info.set_defaults(func=cmd_info)
+
+    rep = sub.add_parser(
+        "reporter", help="push a price path through a PriceFeed's reporters",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Every reporter held here reports each price of a path (a CSV file, a generated GBM path or a "
+            "jump) to the collateral type's PriceFeed, then, with --poke, the feed is poked when the "
+            "security-module delay allows. One line per step: the price pushed, the outcome (accepted / "
+            "held / cancelled / confirmed / no quorum), the accepted median, the current (delayed) price "
+            "and its freshness, next, the EWMA volatility, whether it poked.", 78),
+        epilog=textwrap.fill(
+            f"Reporter keys: {REPORTER_KEYS_ENV} (comma-separated private keys), never arguments; on local "
+            "chains without it, the node's unlocked accounts that are reporters of the feed (anvil 7-9 "
+            "after `keel deploy`).", 78) + "\n\n"
+               "CSV format: a header, then one row per price, in time order; either\n"
+               "  timestamp_offset_s,price     seconds since the start of the path\n"
+               "or\n"
+               "  timestamp,price              unix seconds (offsets from the first row)\n"
+               "prices in debt-token units (e.g. 2012.5); blank lines and lines starting with #\n"
+               "are skipped. The timing is used only with --advance-time.",
+    )
+    rep.add_argument("--manifest", help="manifest path (default: deployments/[local/]<chain_id>.json of --rpc)")
+    rep.add_argument("--rpc", help=f"node URL (default: the manifest's, else {DEFAULT_RPC})")
+    rep.add_argument("--symbol", required=True, help="collateral symbol, e.g. WETH")
+    source = rep.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", metavar="FILE", help="replay prices from a CSV file (format below)")
+    source.add_argument("--gbm", action="store_true", help="a geometric Brownian motion path (--sigma, --mu, "
+                                                             "--steps, --dt, --seed, --start)")
+    source.add_argument("--jump", type=float, metavar="SIZE",
+                        help="a flat path (GBM with --sigma) with one jump of SIZE (0.4: +40%%) at --jump-at")
+    rep.add_argument("--start", type=Decimal, help="first price of a generated path (default: the feed's "
+                                                    "accepted price)")
+    rep.add_argument("--sigma", type=float, default=None, help="annual volatility (default 0.8 for --gbm, "
+                                                                 "0 for --jump)")
+    rep.add_argument("--mu", type=float, default=0.0, help="annual drift (default 0)")
+    rep.add_argument("--steps", type=int, default=100, help="steps of a generated path (default 100; "
+                                                             "steps + 1 prices)")
+    rep.add_argument("--dt", type=int, default=3600, help="seconds between generated prices (default 3600)")
+    rep.add_argument("--seed", type=int, default=1, help="random seed of the path and the noise (default 1)")
+    rep.add_argument("--jump-at", type=int, default=1, help="step of the jump (default 1)")
+    rep.add_argument("--jump-length", type=int, help="steps the jump lasts (default: to the end)")
+    rep.add_argument("--noise-bps", type=float, default=0.0,
+                     help="each reporter's price is off by up to this many bps (uniform; default 0)")
+    rep.add_argument("--advance-time", action="store_true",
+                     help="local chains: move the clock by each step's time difference before pushing it")
+    rep.add_argument("--poke", action="store_true", help="poke the feed after a push when the delay allows")
+    rep.set_defaults(func=cmd_reporter)
     return parser
 
 

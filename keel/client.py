@@ -69,7 +69,7 @@ class CollateralTypeInfo:
     token: str
     oracle: str
     token_scale: int  # 10 ** (18 - token decimals)
-    liquidation_ratio: int  # WAD
+    liquidation_ratio: int  # WAD, the base (static) part of the required ratio
     debt_ceiling: int  # WAD
     dust: int  # WAD
     stability_fee: int  # RAY per second
@@ -79,6 +79,8 @@ class CollateralTypeInfo:
     normalized_debt: int  # WAD
     debt: int  # WAD at the current rate, rounded up
     collateral_dust: int  # WAD
+    volatility_k_bps: int = 0  # required ratio adds min(k * sigma, cap); 0: static ratio
+    volatility_cap_bps: int = 0  # cap of that add-on, bps of ratio
     collateral_type: int = 0
     symbol: str = ""
 
@@ -103,6 +105,14 @@ class LedgerCheck:
     @property
     def ok(self) -> bool:
         return self.lhs == self.debt
+
+
+class RequiredRatio(NamedTuple):
+    """``VaultEngine.required_ratio``: a vault is safe while value >= debt * total (WAD)."""
+
+    base: int  # the type's liquidation_ratio
+    extra: int  # min(k * oracle volatility, cap)
+    total: int
 
 
 class OpenedVault(NamedTuple):
@@ -177,7 +187,10 @@ class KeelClient:
         return self.contract(TOKEN_ABI, self.collateral(key).token)
 
     def oracle(self, key: str | int) -> Contract:
-        return self.contract(ORACLE_ABI, self.collateral(key).oracle)
+        """The type's oracle, with its own ABI (PriceFeed, ChainlinkAdapter or, for old
+        manifests, ManualPriceFeed); all answer ``peek()`` and ``volatility()``."""
+        entry = self.collateral(key)
+        return self.contract(entry.oracle_contract or ORACLE_ABI, entry.oracle)
 
     def _type(self, key: str | int) -> int:
         return self.collateral(key).collateral_type
@@ -258,12 +271,26 @@ class KeelClient:
 
     # -- admin / reporter
     def set_price(self, key: str | int, price: int) -> TxReceipt:
-        """Post ``price`` (WAD) on the type's ManualPriceFeed (ROLE_REPORTER)."""
+        """Post ``price`` (WAD) on the type's ManualPriceFeed (ROLE_REPORTER). PriceFeeds
+        take reports from their reporters instead: see :class:`keel.oracle.Reporter`."""
+        entry = self.collateral(key)
+        if entry.oracle_contract != ORACLE_ABI:
+            raise ClientError(
+                f"{entry.symbol} is priced by a {entry.oracle_contract}: no setter (use keel.oracle.Reporter)"
+            )
         return self._tx(self.oracle(key).functions.set_price(price))
 
     def refresh_prices(self) -> list[TxReceipt]:
-        """Re-post every feed's current price so it is fresh again (local chains, demos)."""
-        return [self.set_price(e.collateral_type, self.price(e.collateral_type)[0]) for e in self.manifest.collateral]
+        """Re-post every ManualPriceFeed's current price so it is fresh again (old
+        deployments; PriceFeeds: :func:`keel.oracle.make_current`)."""
+        return [
+            self.set_price(e.collateral_type, self.price(e.collateral_type)[0])
+            for e in self.manifest.collateral if e.oracle_contract == ORACLE_ABI
+        ]
+
+    def set_volatility_margin(self, key: str | int, k_bps: int, cap_bps: int) -> TxReceipt:
+        """Required ratio = liquidation_ratio + min(k * sigma, cap) (ROLE_RISK_ADMIN)."""
+        return self._tx(self.engine.functions.set_volatility_margin(self._type(key), k_bps, cap_bps))
 
     def withdraw_surplus(self, receiver: str, amount: int) -> TxReceipt:
         """Mint ``amount`` WAD out of the surplus (ROLE_TREASURY)."""
@@ -301,6 +328,16 @@ class KeelClient:
         """(price WAD, fresh) from the type's oracle."""
         price, fresh = self.oracle(key).functions.peek().call()
         return int(price), bool(fresh)
+
+    def volatility(self, key: str | int) -> int:
+        """The oracle's annualised volatility, WAD (0 for adapters without history)."""
+        return int(self.oracle(key).functions.volatility().call())
+
+    def required_ratio(self, key: str | int) -> RequiredRatio:
+        """(base, volatility add-on, total) WAD from ``VaultEngine.required_ratio``."""
+        type_id = key if isinstance(key, int) else self._type(key)
+        base, extra, total = self.engine.functions.required_ratio(type_id).call()
+        return RequiredRatio(int(base), int(extra), int(total))
 
     def current_rate(self, key: str | int) -> int:
         return int(self.engine.functions.current_rate(self._type(key)).call())
@@ -361,5 +398,6 @@ class KeelClient:
 
 
 __all__ = [
-    "KeelClient", "VaultInfo", "CollateralTypeInfo", "LedgerCheck", "OpenedVault", "ClientError", "WAD",
+    "KeelClient", "VaultInfo", "CollateralTypeInfo", "LedgerCheck", "OpenedVault", "RequiredRatio", "ClientError",
+    "WAD",
 ]

@@ -5,13 +5,38 @@
 1. ``DebtToken("Keel USD", "kUSD", deployer)``;
 2. ``VaultEngine(debt_token, deployer)``; the token grants the engine ROLE_MINTER and
    the engine grants the deployer its admin roles (collateral | risk | fee | treasury);
-3. per collateral: a ``MockToken`` (local chains, unless the config names a token), a
-   ``ManualPriceFeed`` (the deployer reports and administers it; the initial price is
-   posted) and ``add_collateral_type`` with the configured risk parameters.
+3. per collateral: a ``MockToken`` (local chains, unless the config names a token), its
+   oracle and ``add_collateral_type`` with the configured risk parameters (and
+   ``set_volatility_margin`` when the config sets k or a cap). The oracle is either
+
+   * a ``PriceFeed`` (default, ``oracle: pricefeed``): the deployer takes
+     ROLE_ORACLE_ADMIN, adds the reporters (``feed.reporters``; on local chains by
+     default anvil accounts 7, 8 and 9) and seeds the volatility (after the bootstrap
+     below, whose zero-return acceptances would each decay it by lambda); quorum 2, reports
+     count 900 s, the current price is fresh for 7,200 s, security-module delay
+     1,800 s, a held jump is confirmed after 600 s, jumps above 20 % are held, EWMA
+     lambda 0.94 (all in :class:`FeedConfig`); or
+   * a ``ChainlinkAdapter`` (``oracle: chainlink``) over the configured ``aggregator``
+     (an AggregatorV3 feed); on local chains without one a ``MockAggregator`` (8
+     decimals) is deployed and set to the initial price.
+
+4. the price bootstrap. A PriceFeed has no price until its reporters report, and the
+   engine reads the *current* price, which lags the accepted one by a poke and the
+   delay: reporters report, someone pokes (the accepted price becomes *next*), and only
+   a poke at least ``delay`` seconds later makes it *current*.  On a local chain whose
+   node holds the reporter accounts, the deploy does all of it:
+   each reporter reports the initial price, the feed is poked, then
+   :func:`keel.oracle.make_current` advances the clock by ``delay``, the reporters
+   re-report and the feed is poked again, so the price is current and fresh when the
+   deploy returns.  **On a public chain the deploy cannot (and must not) move time or
+   sign for the reporters**: the reporters must report (``keel reporter``), someone
+   must ``poke()``, and ``poke()`` again at least ``delay`` seconds later, before
+   vaults can borrow; the deploy logs this.
 
 Re-running is idempotent: when the manifest for this chain exists, lists the configured
-collateral and every address still holds the code it was deployed with, the deployment
-is reused ("already deployed") and no transaction is sent.  ``force=True`` redeploys.
+collateral with the configured oracle kinds and every address still holds the code it
+was deployed with, the deployment is reused ("already deployed") and no transaction is
+sent.  ``force=True`` redeploys.
 """
 
 from __future__ import annotations
@@ -28,9 +53,11 @@ from web3.logs import DISCARD
 from . import log as _log
 from .artifacts import SYSTEM_CONTRACTS, Artifact, export_abis, load_artifact, project_root
 from .chain import LOCAL_CHAIN_IDS
-from .manifest import CollateralEntry, Manifest, ManifestError, default_manifest_path
+from .manifest import (
+    CHAINLINK_ADAPTER, PRICE_FEED, CollateralEntry, Manifest, ManifestError, default_manifest_path,
+)
 from .tx import Sender
-from .units import per_second_rate, to_wad
+from .units import per_second_rate, to_fixed, to_wad
 
 # role bits, as the contracts define them
 TOKEN_ROLE_MINTER = 1
@@ -41,8 +68,17 @@ ENGINE_ROLE_TREASURY = 8
 ENGINE_ADMIN_ROLES = (
     ENGINE_ROLE_COLLATERAL_ADMIN | ENGINE_ROLE_RISK_ADMIN | ENGINE_ROLE_FEE_ADMIN | ENGINE_ROLE_TREASURY
 )
-FEED_ROLE_REPORTER = 1
-FEED_ROLE_ADMIN = 2
+FEED_ROLE_REPORTER = 1  # ManualPriceFeed only; PriceFeed reporters are a list (add_reporter)
+FEED_ROLE_ADMIN = 2  # ROLE_ORACLE_ADMIN on ManualPriceFeed, PriceFeed and ChainlinkAdapter
+
+#: oracle kinds a collateral config may ask for
+ORACLE_PRICEFEED = "pricefeed"
+ORACLE_CHAINLINK = "chainlink"
+ORACLE_KINDS = {ORACLE_PRICEFEED: PRICE_FEED, ORACLE_CHAINLINK: CHAINLINK_ADAPTER}
+#: on local chains the reporters default to these node accounts (anvil's dev accounts)
+LOCAL_REPORTER_ACCOUNTS = (7, 8, 9)
+#: decimals of the MockAggregator deployed for `oracle: chainlink` on local chains
+MOCK_AGGREGATOR_DECIMALS = 8
 
 #: 5 % a year as a per-second RAY factor (MakerDAO's constant)
 FIVE_PERCENT_A_YEAR = 1000000001547125957863212448
@@ -69,7 +105,12 @@ class CollateralConfig:
     dust: Decimal = Decimal(100)
     stability_fee: int = FIVE_PERCENT_A_YEAR  # RAY per second
     liquidation_penalty: Decimal = Decimal("1.13")
-    oracle_max_age: int = 3600  # seconds
+    oracle: str = ORACLE_PRICEFEED  # "pricefeed" (reporters) or "chainlink" (ChainlinkAdapter)
+    aggregator: str | None = None  # chainlink: the AggregatorV3 feed; None deploys a MockAggregator (local)
+    oracle_max_age: int | None = None  # seconds the price stays fresh; None: FeedConfig.max_age
+    volatility: Decimal = Decimal(0)  # pricefeed: seeded annualised sigma (0.6 = 60 %); 0: not seeded
+    volatility_k_bps: int = 0  # required ratio += min(k * sigma, cap); 0 keeps the ratio static
+    volatility_cap_bps: int = 0  # cap of the volatility add-on, bps of ratio (5000 = +50 points)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CollateralConfig":
@@ -80,19 +121,96 @@ class CollateralConfig:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise DeployError(f"collateral {data.get('symbol', '?')}: unknown keys {unknown}")
-        for key in ("price", "liquidation_ratio", "debt_ceiling", "dust", "liquidation_penalty"):
+        for key in ("price", "liquidation_ratio", "debt_ceiling", "dust", "liquidation_penalty", "volatility"):
             if key in data:
                 data[key] = Decimal(str(data[key]))
-        for key in ("decimals", "stability_fee", "oracle_max_age"):
+        for key in ("decimals", "stability_fee", "volatility_k_bps", "volatility_cap_bps"):
             if key in data:
                 data[key] = int(data[key])
+        if data.get("oracle_max_age") is not None:
+            data["oracle_max_age"] = int(data["oracle_max_age"])
+        if "oracle" in data:
+            data["oracle"] = str(data["oracle"]).strip().lower()
         return cls(**data)
+
+    @property
+    def oracle_contract(self) -> str:
+        return ORACLE_KINDS[self.oracle]
+
+
+@dataclass
+class FeedConfig:
+    """Parameters of every PriceFeed the deploy creates (see contracts/PriceFeed.vy)."""
+
+    reporters: list[str] | None = None  # None: node accounts 7, 8, 9 (local chains only)
+    quorum: int = 2  # fresh reports needed for a median
+    report_max_age: int = 900  # seconds a report counts
+    max_age: int = 7_200  # seconds the current price stays fresh (>= 2 * delay)
+    delay: int = 1_800  # security-module delay, seconds (0 allowed)
+    confirm_delay: int = 600  # seconds a held jump must stand to be accepted
+    max_jump_bps: int = 2_000  # larger moves from the accepted price are held
+    ewma_lambda_bps: int = 9_400  # weight of the old variance in the EWMA
+    volatility_interval: int = 3_600  # least seconds between two volatility samples
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FeedConfig":
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DeployError(f"feed config: unknown keys {unknown}")
+        for key in known - {"reporters"}:
+            if key in data:
+                data[key] = int(data[key])
+        if data.get("reporters") is not None:
+            data["reporters"] = [str(a) for a in data["reporters"]]
+        return cls(**data)
+
+    def constructor_args(self, max_age: int | None = None) -> tuple[int, ...]:
+        """PriceFeed(owner, *these): quorum, report_max_age, max_age, delay, confirm_delay,
+        max_jump_bps, ewma_lambda_bps."""
+        return (
+            self.quorum, self.report_max_age, max_age or self.max_age, self.delay, self.confirm_delay,
+            self.max_jump_bps, self.ewma_lambda_bps,
+        )
+
+    def validate(self, max_ages: list[int]) -> None:
+        """The contract's bounds, checked before anything is sent."""
+        bounds = {
+            "report_max_age": (self.report_max_age, 60, 86_400),
+            "delay": (self.delay, 0, 86_400),
+            "confirm_delay": (self.confirm_delay, 0, 86_400),
+            "max_jump_bps": (self.max_jump_bps, 100, 9_000),
+            "ewma_lambda_bps": (self.ewma_lambda_bps, 5_000, 9_990),
+            "volatility_interval": (self.volatility_interval, 0, 86_400),
+        }
+        for name, (value, low, high) in bounds.items():
+            if not low <= value <= high:
+                raise DeployError(f"feed {name} {value} not in {low}..{high}")
+        for max_age in max_ages:
+            if not 0 < max_age <= 7 * 86_400:
+                raise DeployError(f"feed max_age {max_age} not in 1..604800")
+            if max_age < 2 * self.delay:
+                raise DeployError(f"feed max_age {max_age} is below twice the delay ({self.delay} s)")
+        if self.reporters is not None:
+            if len({a.lower() for a in self.reporters}) != len(self.reporters):
+                raise DeployError(f"duplicate reporters: {self.reporters}")
+            if not 1 <= len(self.reporters) <= 16:
+                raise DeployError(f"{len(self.reporters)} reporters: a feed takes 1..16")
+            for address in self.reporters:
+                if not Web3.is_address(address):
+                    raise DeployError(f"reporter {address!r} is not an address")
+        count = len(self.reporters) if self.reporters is not None else len(LOCAL_REPORTER_ACCOUNTS)
+        if not 1 <= self.quorum <= count:
+            raise DeployError(f"feed quorum {self.quorum} not in 1..{count} (the number of reporters)")
 
 
 def default_collateral() -> list[CollateralConfig]:
     return [
-        CollateralConfig("WETH", decimals=18, price=Decimal(2000), name="Wrapped Ether (mock)"),
-        CollateralConfig("WBTC", decimals=8, price=Decimal(30000), name="Wrapped Bitcoin (mock)"),
+        CollateralConfig("WETH", decimals=18, price=Decimal(2000), name="Wrapped Ether (mock)",
+                         volatility=Decimal("0.6")),
+        CollateralConfig("WBTC", decimals=8, price=Decimal(30000), name="Wrapped Bitcoin (mock)",
+                         volatility=Decimal("0.5")),
     ]
 
 
@@ -101,13 +219,21 @@ class DeployConfig:
     """What to deploy. Load from JSON/YAML with :meth:`from_file`::
 
         {"token_name": "Keel USD", "token_symbol": "kUSD",
+         "feed": {"reporters": ["0x...", "0x...", "0x..."], "delay": 1800},
          "collateral": [{"symbol": "WETH", "decimals": 18, "price": "2000",
-                         "annual_fee": "0.05"}]}
+                         "annual_fee": "0.05", "volatility": "0.6",
+                         "volatility_k_bps": 5000, "volatility_cap_bps": 5000},
+                        {"symbol": "LINK", "price": "15", "oracle": "chainlink",
+                         "aggregator": "0x..."}]}
+
+    ``feed`` applies to every ``oracle: pricefeed`` collateral (:class:`FeedConfig`);
+    its ``reporters`` must be given on a public chain.
     """
 
     token_name: str = "Keel USD"
     token_symbol: str = "kUSD"
     collateral: list[CollateralConfig] = field(default_factory=default_collateral)
+    feed: FeedConfig = field(default_factory=FeedConfig)
     owner: str | None = None  # if set, ownership is proposed to it (it must accept)
     allow_mock_tokens: bool | None = None  # None: only on local chains
 
@@ -120,6 +246,8 @@ class DeployConfig:
             raise DeployError(f"deploy config: unknown keys {unknown}")
         if "collateral" in data:
             data["collateral"] = [CollateralConfig.from_dict(c) for c in data["collateral"]]
+        if "feed" in data:
+            data["feed"] = FeedConfig.from_dict(data["feed"])
         return cls(**data)
 
     @classmethod
@@ -146,7 +274,8 @@ class DeployConfig:
         symbols = [c.symbol for c in self.collateral]
         if len({s.lower() for s in symbols}) != len(symbols):
             raise DeployError(f"duplicate collateral symbols: {symbols}")
-        mocks_ok = self.allow_mock_tokens if self.allow_mock_tokens is not None else chain_id in LOCAL_CHAIN_IDS
+        local = chain_id in LOCAL_CHAIN_IDS
+        mocks_ok = self.allow_mock_tokens if self.allow_mock_tokens is not None else local
         for c in self.collateral:
             if c.token is None and not mocks_ok:
                 raise DeployError(
@@ -157,6 +286,32 @@ class DeployConfig:
                 raise DeployError(f"collateral {c.symbol}: decimals {c.decimals} not in 0..18")
             if c.price <= 0:
                 raise DeployError(f"collateral {c.symbol}: price must be positive")
+            if c.oracle not in ORACLE_KINDS:
+                raise DeployError(f"collateral {c.symbol}: oracle {c.oracle!r} is not one of {sorted(ORACLE_KINDS)}")
+            if not (0 <= c.volatility_k_bps <= 50_000 and 0 <= c.volatility_cap_bps <= 50_000):
+                raise DeployError(f"collateral {c.symbol}: volatility k and cap must be in 0..50000 bps")
+            if not 0 <= c.volatility <= 10:
+                raise DeployError(f"collateral {c.symbol}: volatility {c.volatility} not in 0..10")
+            if c.oracle == ORACLE_CHAINLINK:
+                if c.volatility_k_bps:
+                    raise DeployError(
+                        f"collateral {c.symbol}: a ChainlinkAdapter serves no volatility; keep volatility_k_bps 0"
+                    )
+                if c.aggregator is None and not mocks_ok:
+                    raise DeployError(
+                        f"collateral {c.symbol}: oracle chainlink needs an `aggregator` address "
+                        "(a MockAggregator is only deployed on local chains)"
+                    )
+                if c.aggregator is not None and not Web3.is_address(c.aggregator):
+                    raise DeployError(f"collateral {c.symbol}: aggregator {c.aggregator!r} is not an address")
+                max_age = c.oracle_max_age or self.feed.max_age
+                if not 60 <= max_age <= 7 * 86_400:
+                    raise DeployError(f"collateral {c.symbol}: adapter max age {max_age} not in 60..604800")
+        fed = [c for c in self.collateral if c.oracle == ORACLE_PRICEFEED]
+        if fed:
+            self.feed.validate([c.oracle_max_age or self.feed.max_age for c in fed])
+            if self.feed.reporters is None and not local:
+                raise DeployError("feed.reporters: give the reporter addresses (defaults exist on local chains only)")
 
 
 # ---------------------------------------------------------------------------- reuse
@@ -176,18 +331,20 @@ def check_deployment(w3: Web3, manifest: Manifest, config: DeployConfig, root: P
     problems: list[str] = []
     if manifest.chain_id != w3.eth.chain_id:
         return [f"manifest is for chain {manifest.chain_id}, the node is chain {w3.eth.chain_id}"]
-    wanted = [c.symbol for c in config.collateral]
-    listed = [e.symbol for e in manifest.collateral]
+    wanted = [(c.symbol, c.oracle_contract) for c in config.collateral]
+    listed = [(e.symbol, e.oracle_contract) for e in manifest.collateral]
     if wanted != listed:
-        problems.append(f"collateral differs (manifest {listed}, config {wanted})")
+        problems.append(f"collateral or oracles differ (manifest {listed}, config {wanted})")
     artifacts = {name: load_artifact(name, root) for name in SYSTEM_CONTRACTS}
     checks: list[tuple[str, str | None, Artifact | None]] = [
         ("DebtToken", manifest.contracts.get("DebtToken"), artifacts["DebtToken"]),
         ("VaultEngine", manifest.contracts.get("VaultEngine"), artifacts["VaultEngine"]),
     ]
     for entry in manifest.collateral:
-        checks.append((f"{entry.symbol} oracle", entry.oracle, artifacts["ManualPriceFeed"]))
+        checks.append((f"{entry.symbol} oracle", entry.oracle, artifacts.get(entry.oracle_contract)))
         checks.append((f"{entry.symbol} token", entry.token, artifacts["MockToken"] if entry.mock else None))
+        if entry.mock_aggregator:
+            checks.append((f"{entry.symbol} aggregator", entry.aggregator, artifacts["MockAggregator"]))
     for label, address, artifact in checks:
         if not address:
             problems.append(f"{label}: no address")
@@ -198,10 +355,26 @@ def check_deployment(w3: Web3, manifest: Manifest, config: DeployConfig, root: P
     engine = w3.eth.contract(address=manifest.contracts["VaultEngine"], abi=artifacts["VaultEngine"].abi)
     if engine.functions.debt_token().call() != manifest.contracts["DebtToken"]:
         problems.append("engine.debt_token() is not the manifest's DebtToken")
+    margins = {c.symbol: (c.volatility_k_bps, c.volatility_cap_bps) for c in config.collateral}
+    names = [c["name"] for c in _struct_components(engine.abi, "collateral_type_info")]
     for entry in manifest.collateral:
         if engine.functions.collateral_type_of_token(entry.token).call() != entry.collateral_type:
             problems.append(f"{entry.symbol}: not listed as collateral type {entry.collateral_type}")
+            continue
+        info = dict(zip(names, engine.functions.collateral_type_info(entry.collateral_type).call()))
+        if info.get("oracle") != entry.oracle:
+            problems.append(f"{entry.symbol}: the engine's oracle is not the manifest's")
+        margin = (int(info.get("volatility_k_bps", 0)), int(info.get("volatility_cap_bps", 0)))
+        if entry.symbol in margins and margin != margins[entry.symbol]:
+            problems.append(f"{entry.symbol}: volatility margin {margin} differs from the config's {margins[entry.symbol]}")
     return problems
+
+
+def _struct_components(abi: list[dict[str, Any]], function: str) -> list[dict[str, Any]]:
+    for item in abi:
+        if item.get("type") == "function" and item.get("name") == function:
+            return list(item["outputs"][0]["components"])
+    raise DeployError(f"{function} not in the VaultEngine ABI")
 
 
 # ---------------------------------------------------------------------------- deploy
@@ -266,19 +439,39 @@ def deploy_system(
     sender.transact(token.functions.set_roles(engine_address, TOKEN_ROLE_MINTER))
     sender.transact(engine.functions.set_roles(deployer, ENGINE_ADMIN_ROLES))
 
+    reporters = _reporter_addresses(w3, config)
     entries: list[CollateralEntry] = []
-    feeds: list[Any] = []
+    ownables: list[Any] = [token, engine]
     for c in config.collateral:
         mock = c.token is None
         if mock:
             token_addr, _ = deploy("MockToken", c.name or f"Mock {c.symbol}", c.symbol, c.decimals, label=c.symbol)
         else:
             token_addr = Web3.to_checksum_address(c.token)  # type: ignore[arg-type]
-        oracle_addr, _ = deploy("ManualPriceFeed", deployer, c.oracle_max_age, label=f"{c.symbol} price feed")
-        feed = contract("ManualPriceFeed", oracle_addr)
-        feeds.append(feed)
-        sender.transact(feed.functions.set_roles(deployer, FEED_ROLE_REPORTER | FEED_ROLE_ADMIN))
-        sender.transact(feed.functions.set_price(to_wad(c.price)))
+        max_age = c.oracle_max_age or config.feed.max_age
+        aggregator: str | None = None
+        mock_aggregator = False
+        if c.oracle == ORACLE_PRICEFEED:
+            oracle_addr, _ = deploy(
+                "PriceFeed", deployer, *config.feed.constructor_args(max_age), label=f"{c.symbol} price feed"
+            )
+            feed = contract("PriceFeed", oracle_addr)
+            sender.transact(feed.functions.set_roles(deployer, FEED_ROLE_ADMIN))
+            for reporter in reporters:
+                sender.transact(feed.functions.add_reporter(reporter))
+        else:
+            if c.aggregator is None:
+                aggregator, _ = deploy("MockAggregator", MOCK_AGGREGATOR_DECIMALS, label=f"{c.symbol} mock aggregator")
+                mock_aggregator = True
+                source = contract("MockAggregator", aggregator)
+                now = int(w3.eth.get_block("latest")["timestamp"])
+                sender.transact(source.functions.set_round(to_fixed(c.price, MOCK_AGGREGATOR_DECIMALS), now))
+            else:
+                aggregator = Web3.to_checksum_address(c.aggregator)
+            oracle_addr, _ = deploy("ChainlinkAdapter", deployer, aggregator, max_age, label=f"{c.symbol} chainlink")
+            feed = contract("ChainlinkAdapter", oracle_addr)
+            sender.transact(feed.functions.set_roles(deployer, FEED_ROLE_ADMIN))
+        ownables.append(feed)
         receipt = sender.transact(
             engine.functions.add_collateral_type(
                 token_addr, oracle_addr, to_wad(c.liquidation_ratio), to_wad(c.debt_ceiling),
@@ -287,14 +480,15 @@ def deploy_system(
         )
         events = engine.events.CollateralTypeAdded().process_receipt(receipt, errors=DISCARD)
         type_id = int(events[0]["args"]["collateral_type"])
-        log(f"  {c.symbol}: collateral type {type_id}, price {c.price}")
-        entries.append(CollateralEntry(c.symbol, token_addr, c.decimals, oracle_addr, type_id, mock))
-
-    if config.owner and Web3.to_checksum_address(config.owner) != deployer:
-        new_owner = Web3.to_checksum_address(config.owner)
-        for ownable in (token, engine, *feeds):
-            sender.transact(ownable.functions.transfer_ownership(new_owner))
-        log(f"  ownership proposed to {new_owner}: it must call accept_ownership() on each contract")
+        if c.volatility_k_bps or c.volatility_cap_bps:
+            sender.transact(engine.functions.set_volatility_margin(type_id, c.volatility_k_bps, c.volatility_cap_bps))
+        margin = (f", margin k {c.volatility_k_bps} bps cap {c.volatility_cap_bps} bps"
+                  if c.volatility_k_bps or c.volatility_cap_bps else "")
+        log(f"  {c.symbol}: collateral type {type_id}, {c.oracle_contract}, initial price {c.price}{margin}")
+        entries.append(CollateralEntry(
+            c.symbol, token_addr, c.decimals, oracle_addr, type_id, mock,
+            oracle_contract=c.oracle_contract, aggregator=aggregator, mock_aggregator=mock_aggregator,
+        ))
 
     manifest = Manifest(
         chain_id=chain_id,
@@ -305,6 +499,68 @@ def deploy_system(
         rpc=rpc if rpc is not None else getattr(w3.provider, "endpoint_uri", None),
         abi_dir=export_abis(SYSTEM_CONTRACTS, path.parent / "abi", root),
     )
+    _bootstrap_prices(w3, manifest, config, reporters, log)
+    # seeded after the bootstrap: each acceptance there (a zero return) is an EWMA step;
+    # from then on a sample is taken at most once per volatility_interval
+    for c, entry in zip(config.collateral, entries):
+        if entry.oracle_contract == PRICE_FEED:
+            feed = contract("PriceFeed", entry.oracle)
+            if c.volatility > 0:
+                sender.transact(feed.functions.seed_volatility(to_wad(c.volatility)))
+            if config.feed.volatility_interval:
+                sender.transact(feed.functions.set_volatility_interval(config.feed.volatility_interval))
+
+    if config.owner and Web3.to_checksum_address(config.owner) != deployer:
+        new_owner = Web3.to_checksum_address(config.owner)
+        for ownable in ownables:
+            sender.transact(ownable.functions.transfer_ownership(new_owner))
+        log(f"  ownership proposed to {new_owner}: it must call accept_ownership() on each contract")
+
     manifest.save(path)
     log(f"manifest written to {path}")
     return manifest
+
+
+# ---------------------------------------------------------------------------- reporters and the price
+def _reporter_addresses(w3: Web3, config: DeployConfig) -> list[str]:
+    """The configured reporters, else (local chains) node accounts 7, 8, 9."""
+    if not any(c.oracle == ORACLE_PRICEFEED for c in config.collateral):
+        return []
+    if config.feed.reporters is not None:
+        return [Web3.to_checksum_address(a) for a in config.feed.reporters]
+    accounts = w3.eth.accounts
+    if len(accounts) <= max(LOCAL_REPORTER_ACCOUNTS):
+        raise DeployError(
+            f"the node has {len(accounts)} unlocked accounts; the default reporters are accounts "
+            f"{', '.join(map(str, LOCAL_REPORTER_ACCOUNTS))}: start it with more, or set feed.reporters"
+        )
+    return [Web3.to_checksum_address(accounts[i]) for i in LOCAL_REPORTER_ACCOUNTS]
+
+
+def _bootstrap_prices(
+    w3: Web3, manifest: Manifest, config: DeployConfig, reporters: list[str], log: Logger
+) -> None:
+    """Give every PriceFeed its first current price (local chains whose node holds the
+    reporters), or say what must happen (public chains)."""
+    from .oracle import Reporter, make_current  # oracle imports the client, which needs no deploy
+
+    fed = [e for e in manifest.collateral if e.oracle_contract == PRICE_FEED]
+    if not fed:
+        return
+    prices = {c.symbol: to_wad(c.price) for c in config.collateral}
+    held = {Web3.to_checksum_address(a) for a in w3.eth.accounts} if manifest.chain_id in LOCAL_CHAIN_IDS else set()
+    if not held or not set(reporters) <= held:
+        why = "a public chain" if not held else "the node does not hold every reporter account"
+        log(
+            f"  price feeds have no price yet ({why}): each reporter must report (`keel reporter`), then "
+            f"someone must call poke() and, at least {config.feed.delay} s later, poke() again; only "
+            "then is the price current and can vaults borrow or withdraw"
+        )
+        return
+    reporter = Reporter(w3, manifest, [Sender.unlocked(w3, a) for a in reporters])
+    for entry in fed:  # each reporter reports the initial price, then poke: it becomes `next`
+        reporter.push(entry.symbol, prices[entry.symbol], poke=True)
+    result = make_current(w3, manifest, [e.symbol for e in fed], prices={e.symbol: prices[e.symbol] for e in fed},
+                          reporter=reporter)
+    log(f"  {len(reporters)} reporters reported the initial prices; poked, the clock advanced "
+        f"{result.advanced} s (local chain; delay {config.feed.delay} s), re-reported and poked: prices current")

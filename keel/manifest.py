@@ -9,11 +9,17 @@ and read by every client (CLI, keeper, simulator)::
       "deployer": "0x...",
       "contracts": {"DebtToken": "0x...", "VaultEngine": "0x..."},
       "collateral": [{"symbol": "WETH", "token": "0x...", "decimals": 18,
-                      "oracle": "0x...", "collateral_type": 1, "mock": true}],
+                      "oracle": "0x...", "collateral_type": 1, "mock": true,
+                      "oracle_contract": "PriceFeed", "aggregator": null,
+                      "mock_aggregator": false}],
       "abi_dir": "abi"
     }
 
 ``abi_dir`` is stored relative to the manifest's directory and resolved on load.
+``oracle_contract`` names the oracle's contract (its ABI): ``PriceFeed`` (reporters,
+median, delay), ``ChainlinkAdapter`` (then ``aggregator`` is the Chainlink feed it
+reads, a ``MockAggregator`` when ``mock_aggregator``) or, in manifests written before
+the PriceFeed existed (the field is absent there), ``ManualPriceFeed``.
 """
 
 from __future__ import annotations
@@ -24,9 +30,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: contract whose ABI serves each collateral entry's token / oracle
+#: contract whose ABI serves each collateral entry's token
 TOKEN_ABI = "MockToken"
+#: the oracle contract of entries that do not name theirs (manifests older than PriceFeed)
 ORACLE_ABI = "ManualPriceFeed"
+#: oracle contracts a collateral entry may name
+PRICE_FEED = "PriceFeed"
+CHAINLINK_ADAPTER = "ChainlinkAdapter"
+ORACLE_CONTRACTS = (PRICE_FEED, CHAINLINK_ADAPTER, ORACLE_ABI)
 
 
 class ManifestError(RuntimeError):
@@ -43,6 +54,9 @@ class CollateralEntry:
     oracle: str
     collateral_type: int
     mock: bool = False  # token is a MockToken deployed by keel (open faucet)
+    oracle_contract: str = ORACLE_ABI  # PriceFeed | ChainlinkAdapter | ManualPriceFeed (old manifests)
+    aggregator: str | None = None  # ChainlinkAdapter: the AggregatorV3 feed it reads
+    mock_aggregator: bool = False  # aggregator is a MockAggregator deployed by keel (local chains)
 
 
 @dataclass

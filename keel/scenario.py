@@ -2,15 +2,25 @@
 
 Story (``keel demo``):
 
-1. deploy (WETH at 2,000 and WBTC at 30,000 kUSD, 5 %/yr fee, 150 % ratio);
+1. deploy (WETH at 2,000 and WBTC at 30,000 kUSD, 5 %/yr fee, 150 % base ratio; WETH's
+   required ratio adds 0.5 x its volatility, at most 50 points). Each type is priced by
+   a PriceFeed with three reporters (anvil accounts 7-9, quorum 2) and a 1,800 s
+   security-module delay: the deploy has them report, pokes, lets the delay pass and
+   pokes again. The "Oracle" section shows each feed: current (delayed) price, next,
+   accepted median, reporters, volatility and the required ratio;
 2. alice, bob and carol (anvil accounts 1-3) take collateral from the mock faucets and
    open vaults in both types, borrowing kUSD;
-3. 30 days pass; the reporter re-posts prices (the feeds go stale after an hour); both
-   types accrue: the rate grows and the fees land in the surplus;
-4. alice repays part of her debt and withdraws some collateral; bob repays everything
+3. 30 days pass (the feeds go stale: the current price was observed 30 days ago); the
+   reporters push new prices, the feed is poked, the delay passes, they re-report and
+   it is poked again: the new prices are current. Both types accrue: the rate grows and
+   the fees land in the surplus;
+4. the circuit breaker: two reporters (a shared bad source) post WETH 40 % higher; the
+   median jumps more than 20 % and is held (``PriceHeld``), not accepted; the reporters
+   return to the real price and the hold is cancelled;
+5. alice repays part of her debt and withdraws some collateral; bob repays everything
    (carol sends him the kUSD his fees cost) and closes; carol closes one of her vaults
    with its debt in one call;
-5. summary: the open vaults, fees per type, surplus, supply and the ledger invariant
+6. summary: the open vaults, fees per type, surplus, supply and the ledger invariant
    ``supply * RAY + surplus == sum(normalized_debt * rate)``.
 
 :func:`run_scenario` runs it on its own embedded Anvil (or a given chain whose first four
@@ -32,17 +42,31 @@ from . import log as _log
 from .artifacts import ensure_compiled, project_root
 from .chain import Anvil, increase_time, is_local_chain, latest_timestamp
 from .client import KeelClient, VaultInfo
-from .deploy import DeployConfig, deploy_system
+from .deploy import LOCAL_REPORTER_ACCOUNTS, DeployConfig, default_collateral, deploy_system
 from .manifest import Manifest
+from .oracle import PushResult, Reporter, feed_state, local_reporter_senders, make_current, oracle_table
 from .text import heading, short_address, table
 from .tx import Sender
 from .units import (
     RAY, WAD, annual_rate, fmt_decimal, fmt_percent, fmt_rad, fmt_ratio, fmt_ray, fmt_wad,
-    to_fixed, to_wad,
+    from_wad, to_fixed, to_wad,
 )
 
 USERS = ("alice", "bob", "carol")
 DAY = 86_400
+#: WETH's dynamic margin in the demo: required ratio = 150 % + min(0.5 * sigma, 50 points)
+DEMO_WETH_K_BPS = 5_000
+DEMO_WETH_CAP_BPS = 5_000
+BREAKER_JUMP = Decimal("0.4")  # the bad source's WETH price is 40 % high
+
+
+def demo_config() -> DeployConfig:
+    """The default deployment, with WETH's volatility margin switched on (k 0.5, cap 50 points)."""
+    collateral = default_collateral()
+    for c in collateral:
+        if c.symbol == "WETH":
+            c.volatility_k_bps, c.volatility_cap_bps = DEMO_WETH_K_BPS, DEMO_WETH_CAP_BPS
+    return DeployConfig(collateral=collateral)
 
 
 @dataclass
@@ -57,6 +81,7 @@ class ScenarioResult:
     vaults: list[VaultInfo] = field(default_factory=list)  # open at the end
     manifest: Manifest | None = None
     days: int = 30
+    breaker: list[str] = field(default_factory=list)  # outcomes of the breaker pushes ("held", "cancelled")
 
 
 class _Printer:
@@ -105,18 +130,21 @@ def _run(
         raise RuntimeError("the demo mints mock tokens and moves the clock: local chains only")
     say = _Printer(out)
     accounts = w3.eth.accounts
-    if len(accounts) < 4:
-        raise RuntimeError("the demo needs four unlocked accounts (deployer, alice, bob, carol)")
+    if len(accounts) <= max(LOCAL_REPORTER_ACCOUNTS):
+        raise RuntimeError("the demo needs ten unlocked accounts (deployer, alice, bob, carol; reporters 7-9)")
     deployer = Sender.unlocked(w3, accounts[0])
     names = {accounts[0]: "deployer", **{accounts[i + 1]: n for i, n in enumerate(USERS)}}
 
     # -- deploy (into a scratch manifest: the demo's addresses are throwaway)
     with tempfile.TemporaryDirectory(prefix="keel-demo-") as scratch:
         log("deploying ...")
+        config = demo_config()
         manifest = deploy_system(
-            w3, deployer, DeployConfig(), Path(scratch) / "manifest.json", force=True, root=root, log=log
+            w3, deployer, config, Path(scratch) / "manifest.json", force=True, root=root, log=log
         )
         admin = KeelClient(w3, manifest, deployer)
+        reporter = Reporter(w3, manifest, local_reporter_senders(w3, manifest))
+        reporter_names = {s.address: f"reporter {i + 1}" for i, s in enumerate(reporter.senders)}  # 1-3
         user = {n: admin.as_sender(deployer.with_address(accounts[i + 1])) for i, n in enumerate(USERS)}
         symbols = {e.collateral_type: e.symbol for e in manifest.collateral}
 
@@ -128,7 +156,7 @@ def _run(
         say(f"  DebtToken    {manifest.address('DebtToken')}  (kUSD)")
         say(f"  VaultEngine  {manifest.address('VaultEngine')}")
         say(*table(
-            ["type", "token", "oracle", "price", "ratio", "fee/yr", "dust"],
+            ["type", "token", "oracle", "price", "base ratio", "fee/yr", "dust"],
             [
                 [f"{t.collateral_type} {t.symbol}", short_address(t.token), short_address(t.oracle),
                  fmt_wad(admin.price(t.collateral_type)[0]), fmt_ratio(t.liquidation_ratio, 0),
@@ -137,6 +165,23 @@ def _run(
             ],
             align="lllrrrr",
         ))
+
+        # -- oracle
+        say(*heading("Oracle"))
+        weth_feed = feed_state(admin, "WETH")
+        say(f"  each type has a PriceFeed; reporters {', '.join(short_address(a) for a in weth_feed.reporters)} "
+            f"(anvil accounts {LOCAL_REPORTER_ACCOUNTS[0]}-{LOCAL_REPORTER_ACCOUNTS[-1]}), quorum "
+            f"{weth_feed.quorum} of {len(weth_feed.reporters)}")
+        say(f"  median of reports younger than {weth_feed.report_max_age:,} s; a median more than "
+            f"{fmt_percent(Decimal(weth_feed.max_jump_bps) / 10_000, 0)} from the accepted price is held "
+            f"(accepted once it stands {weth_feed.confirm_delay:,} s, or a quorum of newer reports confirms it)")
+        say(f"  security-module delay {weth_feed.delay:,} s: poke() makes `next` current; the current price "
+            f"is fresh for {weth_feed.max_age:,} s after its observation")
+        say(f"  bootstrap: the reporters reported the initial prices, poke, {weth_feed.delay:,} s passed "
+            "(local clock), they re-reported, poke: the prices are current")
+        say(f"  WETH's required ratio = 150% + min({DEMO_WETH_K_BPS / 10_000:g} x volatility, "
+            f"{DEMO_WETH_CAP_BPS / 100:g} points); WBTC's is static (k = 0)")
+        say("", *oracle_table(admin))
 
         # -- 1. open vaults
         say(*heading("1. Users open vaults"))
@@ -164,12 +209,19 @@ def _run(
         rates_before = {t: admin.collateral_type_info(t).rate for t in symbols}
         surplus_before = admin.surplus()
         increase_time(w3, days * DAY)
-        say(f"  chain time +{days} days (block timestamp {latest_timestamp(w3)}); the feeds are stale now")
-        new_prices = {"WETH": "2100", "WBTC": "31500"}
-        for symbol, price in new_prices.items():
-            admin.set_price(symbol, to_wad(price))
-        posted = ", ".join(f"{s} {fmt_decimal(Decimal(p))}" for s, p in new_prices.items())
-        say(f"  reporter posts fresh prices: {posted}")
+        stale = ", ".join(f"{s} {fmt_wad(p)} {'fresh' if f else 'STALE'}"
+                          for s, (p, f) in ((s, admin.price(s)) for s in symbols.values()))
+        say(f"  chain time +{days} days (block timestamp {latest_timestamp(w3)}); current prices: {stale}")
+        new_prices = {"WETH": to_wad("2100"), "WBTC": to_wad("31500")}
+        pushed = {symbol: reporter.push(symbol, price) for symbol, price in new_prices.items()}
+        say("  reporters push " + ", ".join(
+            f"{s} {fmt_wad(r.price)} ({r.outcome}{', poked' if r.poked else ''})" for s, r in pushed.items()))
+        say("  after the poke: " + ", ".join(
+            f"{s} next {fmt_wad(r.state.next_price)}, current {fmt_wad(r.state.current_price)} "
+            f"{'fresh' if r.state.current_fresh else 'STALE'}" for s, r in pushed.items()))
+        bootstrap = make_current(w3, manifest, list(new_prices), prices=new_prices, reporter=reporter)
+        say(f"  the delay passes (clock +{bootstrap.advanced:,} s); the reporters re-report, poke: "
+            + ", ".join(f"{s} {fmt_wad(p)} current" for s, p in bootstrap.prices.items()))
         for type_id, symbol in symbols.items():
             fees_before = admin.accrued_fees().get(type_id, 0)
             receipt = admin.accrue(type_id)
@@ -178,10 +230,16 @@ def _run(
             say(f"  accrue {symbol}: rate {fmt_ray(rates_before[type_id])} -> {fmt_ray(after.rate)}, "
                 f"fees {fmt_rad(fees, 4)} kUSD to the surplus   (gas {receipt['gasUsed']:,})")
         say(f"  surplus {fmt_rad(surplus_before, 4)} -> {fmt_rad(admin.surplus(), 4)} kUSD")
+        say("", *oracle_table(admin))
         say("", *_vault_table(admin, names, symbols))
 
+        # -- 3. circuit breaker
+        say(*heading("3. Oracle circuit breaker"))
+        log("circuit breaker ...")
+        breaker = _circuit_breaker(admin, reporter, reporter_names, say)
+
         # -- 3. repay and close
-        say(*heading("3. Repayments"))
+        say(*heading("4. Repayments"))
         log("repaying and closing ...")
         alice, bob, carol = user["alice"], user["bob"], user["carol"]
         a1 = vault_of["alice"][0]
@@ -241,8 +299,42 @@ def _run(
         return ScenarioResult(
             text=say.text, invariant_ok=ok, supply=check.supply, surplus=check.surplus,
             fees={symbols.get(t, str(t)): f for t, f in fees.items()}, vaults=vaults,
-            manifest=manifest, days=days,
+            manifest=manifest, days=days, breaker=breaker,
         )
+
+
+def _circuit_breaker(
+    admin: KeelClient, reporter: Reporter, reporter_names: dict[str, str], say: Callable[..., None]
+) -> list[str]:
+    """Two reporters post a 40 % jump (held), then all return to the real price (cancelled)."""
+    symbol = "WETH"
+    before = feed_state(admin, symbol)
+    real = before.latest_price
+    bad = to_wad(from_wad(real) * (1 + BREAKER_JUMP))
+    say(f"  {symbol}: accepted {fmt_wad(real)}, current {fmt_wad(before.current_price)}; a median more than "
+        f"{fmt_percent(Decimal(before.max_jump_bps) / 10_000, 0)} from the accepted price is held")
+
+    def who(result: PushResult) -> str:
+        numbers = sorted(reporter_names.get(a, short_address(a)).removeprefix("reporter ") for a, _ in result.reports)
+        if len(numbers) == 1:
+            return f"reporter {numbers[0]}"
+        return f"reporters {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+    jump = reporter.push(symbol, bad, poke=False, only=[0, 1])
+    after = jump.state
+    say(f"  {who(jump)} (a shared bad source) post {fmt_wad(bad)} (+{fmt_percent(BREAKER_JUMP, 0)}): "
+        f"median {fmt_wad(after.median)} -> {jump.outcome.upper()}"
+        + (" (PriceHeld)" if jump.held else ""))
+    say(f"    the jump is held, not accepted: accepted {fmt_wad(after.latest_price)}, held {fmt_wad(after.held_price)}, "
+        f"next {fmt_wad(after.next_price)}, current {fmt_wad(after.current_price)} (unchanged)")
+    back = reporter.push(symbol, real, poke=False)
+    after = back.state
+    say(f"  {who(back)} report {fmt_wad(real)} again: median {fmt_wad(after.median)}, within "
+        f"{fmt_percent(Decimal(after.max_jump_bps) / 10_000, 0)} of the accepted price -> hold "
+        f"{'CANCELLED' if back.outcome == 'cancelled' else back.outcome.upper()}")
+    say(f"    accepted {fmt_wad(after.latest_price)}, held {fmt_wad(after.held_price) if after.held_price else 'none'}, "
+        f"current {fmt_wad(after.current_price)}: the engine never saw {fmt_wad(bad)}")
+    return [jump.outcome, back.outcome]
 
 
 def _round_up(value: int, unit: int) -> int:

@@ -1,6 +1,12 @@
 """Deploy Keel on the active brownie network:  brownie run scripts/deploy.py [--network NAME]
 
 A thin wrapper: the work is keel.deploy.deploy_system (the same code as `keel deploy`).
+Each collateral type gets a PriceFeed with three reporters (on local chains accounts 7, 8
+and 9, which report the initial price; the clock is moved past the security-module delay
+so the price is current when the script returns). On a public chain set the reporters
+in the deploy config (`feed: {reporters: [...]}`); they must then report (`keel
+reporter`) and someone must call poke() twice, the feed's delay apart, before vaults can
+borrow.
 
 Environment:
   KEEL_DEPLOYER_ID   a brownie account id (`brownie accounts list`) to deploy from;

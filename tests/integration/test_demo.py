@@ -28,6 +28,7 @@ def test_ran_on_an_embedded_anvil(result):
 def test_invariant_ok(result):
     assert result.invariant_ok
     assert "supply*RAY + surplus == sum(normalized_debt*rate) -> OK" in result.text
+    assert "type totals == sum of their vaults' normalized debt -> OK" in result.text
     assert "FAIL" not in result.text
 
 
@@ -45,5 +46,32 @@ def test_summary_shows_repaid_and_closed_vaults(result):
     alice = result.vaults[0]
     assert alice.safe and alice.debt > 0
     assert "closed vaults: 2, 4" in result.text
-    for header in ("1. Users open vaults", "2. 30 days pass", "3. Repayments", "Summary"):
+    for header in ("1. Users open vaults", "2. 30 days pass", "3. Oracle circuit breaker", "4. Repayments",
+                   "Summary"):
         assert header in result.text
+
+
+def test_oracle_section(result):
+    text = result.text
+    assert "== Oracle ==" in text
+    oracle = text.split("== Oracle ==", 1)[1].split("== 1. Users open vaults", 1)[0]
+    for column in ("current (delayed)", "next", "accepted median", "reporters/quorum", "volatility",
+                   "required ratio = base + vol"):
+        assert column in oracle
+    weth = next(line for line in oracle.splitlines() if line.strip().startswith("1 WETH"))
+    assert "2,000.00 fresh" in weth and "3 / 2" in weth and "60.00%" in weth
+    assert "180.0% = 150.0% + 30.0%" in weth  # k 0.5 x sigma 0.6
+    wbtc = next(line for line in oracle.splitlines() if line.strip().startswith("2 WBTC"))
+    assert "150.0% = 150.0% + 0.0%" in wbtc  # k = 0
+    # after 30 days: the reporters pushed new prices, the delay passed, they are current
+    assert "WETH 2,100.00 current" in text and "WBTC 31,500.00 current" in text
+    assert "2,100.00 fresh" in text
+
+
+def test_circuit_breaker_event(result):
+    assert result.breaker == ["held", "cancelled"]
+    breaker = result.text.split("3. Oracle circuit breaker", 1)[1].split("4. Repayments", 1)[0]
+    assert "2,940.00 (+40%)" in breaker
+    assert "HELD (PriceHeld)" in breaker and "held" in breaker
+    assert "hold CANCELLED" in breaker
+    assert "the engine never saw 2,940.00" in breaker

@@ -17,15 +17,16 @@ from brownie import accounts, web3
 
 from keel.client import KeelClient
 from keel.deploy import (
-    ENGINE_ADMIN_ROLES, FEED_ROLE_ADMIN, FEED_ROLE_REPORTER, FIVE_PERCENT_A_YEAR, TOKEN_ROLE_MINTER,
-    CollateralConfig, DeployConfig, default_collateral, deploy_system,
+    ENGINE_ADMIN_ROLES, FEED_ROLE_ADMIN, FIVE_PERCENT_A_YEAR, LOCAL_REPORTER_ACCOUNTS, TOKEN_ROLE_MINTER,
+    CollateralConfig, DeployConfig, DeployError, FeedConfig, default_collateral, deploy_system,
 )
 from keel.manifest import Manifest
+from keel.oracle import OracleError, feed_state, make_current
 from keel.tx import KeelTxError, Sender
 from keel.units import WAD, to_wad
 
 ROOT = Path(__file__).resolve().parents[2]
-ABIS = ("DebtToken", "VaultEngine", "ManualPriceFeed", "MockToken")
+ABIS = ("DebtToken", "VaultEngine", "PriceFeed", "ChainlinkAdapter", "MockAggregator", "MockToken")
 
 
 def _load_deploy_script():
@@ -121,14 +122,34 @@ def test_collateral_types(client, deployed):
         assert info.liquidation_penalty == to_wad("1.13")
 
 
-def test_oracle_prices_fresh(client, deployed):
+def test_price_feeds(client, deployed):
+    """Each type is priced by a PriceFeed with reporters 7, 8, 9 (quorum 2); the deploy made the
+    initial price current (reported, poked, delay passed, poked again) on this local chain."""
     _, manifest = deployed
     prices = {"WETH": 2_000 * WAD, "WBTC": 30_000 * WAD}
+    volatility = {"WETH": to_wad("0.6"), "WBTC": to_wad("0.5")}
+    reporters = [accounts[i].address for i in LOCAL_REPORTER_ACCOUNTS]
+    assert reporters == [accounts[7].address, accounts[8].address, accounts[9].address]
     for entry in manifest.collateral:
-        assert client.price(entry.symbol) == (prices[entry.symbol], True)
+        assert entry.oracle_contract == "PriceFeed" and entry.aggregator is None
         feed = client.oracle(entry.symbol).functions
-        assert feed.roles(manifest.deployer).call() == FEED_ROLE_REPORTER | FEED_ROLE_ADMIN
-        assert feed.max_age().call() == 3600
+        assert feed.reporters().call() == reporters
+        assert feed.reporter_count().call() == 3
+        assert tuple(feed.parameters().call()) == (2, 900, 7_200, 1_800, 600, 2_000, 9_400)
+        assert feed.roles(manifest.deployer).call() == FEED_ROLE_ADMIN == 2
+        assert feed.owner().call() == manifest.deployer
+        # the current (delayed) price is the initial one, and fresh
+        assert client.price(entry.symbol) == (prices[entry.symbol], True)
+        state = feed_state(client, entry.symbol)
+        assert state.latest_price == state.next_price == prices[entry.symbol]
+        assert state.held_price == 0 and state.fresh_reports == 3
+        # seeded after the bootstrap, so exactly the configured sigma (up to the sqrt's rounding)
+        assert abs(feed.volatility().call() - volatility[entry.symbol]) < 10**10
+        # the engine reads this feed; the dynamic margin is off by default
+        info = client.collateral_type_info(entry.symbol)
+        assert info.oracle == entry.oracle
+        assert (info.volatility_k_bps, info.volatility_cap_bps) == (0, 0)
+        assert tuple(client.required_ratio(entry.symbol)) == (to_wad("1.5"), 0, to_wad("1.5"))
 
 
 def test_client_reports_revert_reason(client, deployed):
@@ -186,3 +207,60 @@ def test_deploy_signed_with_private_key(tmp_path, monkeypatch):
     engine = KeelClient(web3, manifest).engine.functions
     assert engine.owner().call() == signer.address
     assert manifest.collateral_entry("USDC").decimals == 6
+
+
+def test_chainlink_collateral_and_volatility_margin(tmp_path):
+    """`oracle: chainlink` on a local chain: a MockAggregator (8 decimals) behind a ChainlinkAdapter;
+    a PriceFeed type with k/cap set gets them on the engine."""
+    config = DeployConfig.from_dict({
+        "feed": {"delay": 0, "max_age": 3600},
+        "collateral": [
+            {"symbol": "LINK", "price": "15.5", "oracle": "chainlink"},
+            {"symbol": "WETH", "price": "2000", "volatility": "0.6",
+             "volatility_k_bps": 5000, "volatility_cap_bps": 5000},
+        ],
+    })
+    assert config.feed.delay == 0 and config.collateral[0].oracle == "chainlink"
+    sender = Sender.unlocked(web3, accounts[0].address)
+    manifest = deploy_system(web3, sender, config, tmp_path / "chainlink.json", log=lambda _: None)
+    client = KeelClient(web3, manifest)
+    link = manifest.collateral_entry("LINK")
+    assert link.oracle_contract == "ChainlinkAdapter" and link.mock_aggregator and link.aggregator
+    adapter = client.oracle("LINK").functions
+    assert adapter.source().call() == link.aggregator and adapter.source_decimals().call() == 8
+    assert adapter.roles(manifest.deployer).call() == FEED_ROLE_ADMIN
+    assert client.price("LINK") == (to_wad("15.5"), True)
+    assert client.collateral_type_info("LINK").oracle == link.oracle
+    # delay 0: still current right after the deploy; the margin is 0.5 * sigma (0.6), below the cap
+    assert client.price("WETH") == (2_000 * WAD, True)
+    info = client.collateral_type_info("WETH")
+    assert (info.volatility_k_bps, info.volatility_cap_bps) == (5000, 5000)
+    base, extra, total = client.required_ratio("WETH")
+    assert base == to_wad("1.5") and abs(extra - to_wad("0.3")) < 10**10 and total == base + extra
+    # reuse: the same config is "already deployed"; another oracle kind is not
+    nonce = web3.eth.get_transaction_count(sender.address)
+    assert deploy_system(web3, sender, config, tmp_path / "chainlink.json", log=lambda _: None).contracts \
+        == manifest.contracts
+    assert web3.eth.get_transaction_count(sender.address) == nonce
+
+
+def test_config_validation():
+    with pytest.raises(DeployError, match="quorum"):
+        DeployConfig(feed=FeedConfig(quorum=4)).validate(31337)
+    with pytest.raises(DeployError, match="twice the delay"):
+        DeployConfig(feed=FeedConfig(delay=4000, max_age=7200)).validate(31337)
+    with pytest.raises(DeployError, match="reporters"):  # no default reporters on a public chain
+        DeployConfig(collateral=[CollateralConfig("WETH", token=accounts[1].address)]).validate(1)
+    with pytest.raises(DeployError, match="aggregator"):
+        DeployConfig(collateral=[CollateralConfig("X", token=accounts[1].address, oracle="chainlink")]).validate(1)
+    with pytest.raises(DeployError, match="no volatility"):
+        DeployConfig(collateral=[CollateralConfig("X", oracle="chainlink", volatility_k_bps=1)]).validate(31337)
+    with pytest.raises(DeployError, match="unknown keys"):
+        DeployConfig.from_dict({"feed": {"delays": 5}})
+
+
+def test_make_current_refuses_public_chains(monkeypatch, deployed):
+    _, manifest = deployed
+    monkeypatch.setattr("keel.oracle.is_local_chain", lambda w3: False)
+    with pytest.raises(OracleError, match="local chains only"):
+        make_current(web3, manifest)
