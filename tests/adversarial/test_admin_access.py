@@ -38,6 +38,7 @@ PRIVILEGED = {
         "set_liquidation_ratio": (lambda c: [c["weth_type"], 2 * WAD], MISSING_ROLE),
         "set_debt_limits": (lambda c: [c["weth_type"], 1, 1], MISSING_ROLE),
         "set_liquidation_penalty": (lambda c: [c["weth_type"], WAD], MISSING_ROLE),
+        "set_volatility_margin": (lambda c: [c["weth_type"], 0, 0], MISSING_ROLE),
         "set_stability_fee": (lambda c: [c["weth_type"], RAY], MISSING_ROLE),
         "withdraw_surplus": (lambda c: [c["stranger"], 1], MISSING_ROLE),
         "set_roles": (lambda c: [c["stranger"], 15], NOT_OWNER),

@@ -360,3 +360,80 @@ def vault_with_debt(engine, vault, borrower):
     """The borrower's WETH vault with 5,000 kUSD borrowed (function-scoped: it changes `vault`)."""
     engine.borrow(vault, 5_000 * WAD, borrower, {"from": borrower})
     return vault
+
+
+# ------------------------------------------------------------------ PriceFeed (oracle layer)
+# the parameters every PriceFeed fixture uses unless a test deploys its own
+FEED_QUORUM = 2
+FEED_REPORT_MAX_AGE = 600
+FEED_MAX_AGE = 7200
+FEED_DELAY = 600
+FEED_CONFIRM_DELAY = 300
+FEED_MAX_JUMP_BPS = 2000
+FEED_LAMBDA_BPS = 9400
+
+
+def deploy_price_feed(
+    PriceFeed,
+    admin,
+    reporters,
+    quorum=FEED_QUORUM,
+    report_max_age=FEED_REPORT_MAX_AGE,
+    max_age=FEED_MAX_AGE,
+    delay=FEED_DELAY,
+    confirm_delay=FEED_CONFIRM_DELAY,
+    max_jump_bps=FEED_MAX_JUMP_BPS,
+    lambda_bps=FEED_LAMBDA_BPS,
+    volatility_interval=0,
+):
+    """A PriceFeed owned by `admin` (who also gets ROLE_ORACLE_ADMIN) with `reporters` added;
+    volatility_interval stays at the contract's default 0 (every acceptance is a sample)
+    unless given."""
+    feed = PriceFeed.deploy(
+        admin, quorum, report_max_age, max_age, delay, confirm_delay, max_jump_bps, lambda_bps,
+        {"from": admin},
+    )
+    feed.set_roles(admin, ROLE_ORACLE_ADMIN, {"from": admin})
+    if volatility_interval:
+        feed.set_volatility_interval(volatility_interval, {"from": admin})
+    for who in reporters:
+        feed.add_reporter(who, {"from": admin})
+    return feed
+
+
+def feed_report(feed, who, price, at, observed_at=None):
+    """`who` reports `price` in a transaction mined at exactly `at` (observed then, unless given)."""
+    set_next_timestamp(at)
+    return feed.report(price, at if observed_at is None else observed_at, {"from": who})
+
+
+def feed_poke(feed, at, sender):
+    """`poke` in a transaction mined at exactly `at`."""
+    set_next_timestamp(at)
+    return feed.poke({"from": sender})
+
+
+@pytest.fixture(scope="module")
+def feed_reporters(reporter, accounts):
+    """The three reporters of `price_feed`: `reporter` and two more anvil accounts."""
+    return [reporter, accounts[7], accounts[8]]
+
+
+@pytest.fixture(scope="module")
+def price_feed(PriceFeed, admin, feed_reporters):
+    """A PriceFeed with the FEED_* parameters and three reporters; nothing reported yet."""
+    return deploy_price_feed(PriceFeed, admin, feed_reporters)
+
+
+@pytest.fixture(scope="module")
+def aggregator(MockAggregator, admin):
+    """A MockAggregator with 8 decimals (Chainlink USD feeds), no round yet."""
+    return MockAggregator.deploy(8, {"from": admin})
+
+
+@pytest.fixture(scope="module")
+def chainlink_adapter(ChainlinkAdapter, aggregator, admin):
+    """A ChainlinkAdapter over `aggregator`, max age MAX_AGE; admin holds ROLE_ORACLE_ADMIN."""
+    adapter = ChainlinkAdapter.deploy(admin, aggregator, MAX_AGE, {"from": admin})
+    adapter.set_roles(admin, ROLE_ORACLE_ADMIN, {"from": admin})
+    return adapter
