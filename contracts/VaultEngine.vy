@@ -49,6 +49,10 @@ ROLE_RISK_ADMIN: constant(uint256) = 2
 ROLE_FEE_ADMIN: constant(uint256) = 4
 # mint accumulated surplus as debt tokens
 ROLE_TREASURY: constant(uint256) = 8
+# the Liquidator: seize unsafe vaults, pay keeper rewards
+ROLE_LIQUIDATOR: constant(uint256) = 16
+# the DutchAuction: pay out auctioned collateral, take payments, record bad debt
+ROLE_AUCTION: constant(uint256) = 32
 
 # ---------------------------------------------------------------- bounds
 WAD: constant(uint256) = fixed_point.WAD
@@ -147,6 +151,38 @@ event OperatorSet:
     operator: indexed(address)
     approved: bool
 
+event Seized:
+    vault_id: indexed(uint256)
+    collateral_type: indexed(uint256)
+    collateral: uint256  # WAD moved to auction
+    normalized_debt: uint256  # WAD removed from the vault
+    debt: uint256  # RAD moved to debt_in_auction
+
+event AuctionCollateralReleased:
+    collateral_type: indexed(uint256)
+    receiver: indexed(address)
+    amount: uint256  # token units paid out
+    dust: uint256  # WAD below one token unit, kept by the system
+
+event AuctionPayment:
+    payer: indexed(address)
+    amount: uint256  # WAD debt tokens burned
+    debt: uint256  # RAD of auctioned debt covered
+    penalty: uint256  # RAD credited to the surplus
+
+event BadDebtRecorded:
+    debt: uint256  # RAD added
+    bad_debt: uint256  # RAD total
+
+event BadDebtSettled:
+    amount: uint256  # RAD cancelled against the surplus
+    surplus: uint256  # RAD after
+    bad_debt: uint256  # RAD after
+
+event IncentivePaid:
+    receiver: indexed(address)
+    amount: uint256  # WAD minted, recorded as bad debt
+
 event SurplusWithdrawn:
     receiver: indexed(address)
     amount: uint256  # WAD debt tokens minted from the surplus
@@ -216,8 +252,16 @@ _vault_position: HashMap[uint256, uint256]
 # owner => operator => may act on all the owner's vaults
 operators: public(HashMap[address, HashMap[address, bool]])
 
-# fees and rounding gains not yet withdrawn, RAD
+# fees, penalties and rounding gains not yet withdrawn, RAD
 surplus: public(uint256)
+# debt seized from vaults, awaiting auction proceeds, RAD
+debt_in_auction: public(uint256)
+# debt no auction covered plus keeper incentives, until the surplus cancels it, RAD
+bad_debt: public(uint256)
+# type => collateral held for running auctions, WAD
+type_collateral_in_auction: public(HashMap[uint256, uint256])
+# set while a flash-take callback runs: every vault action reverts
+_auction_lock: transient(bool)
 
 
 @deploy
@@ -441,6 +485,7 @@ def open_vault(collateral_type: uint256, deposit_amount: uint256, borrow_amount:
     @param borrow_amount Debt tokens to borrow to the caller, WAD (0 for none).
     @return The new vault's id.
     """
+    self._check_unlocked()
     self._check_type(collateral_type)
     vault_id: uint256 = self.vault_count + 1
     self.vault_count = vault_id
@@ -459,6 +504,7 @@ def deposit(vault_id: uint256, amount: uint256):
     """
     @notice Add `amount` (token units) of collateral to a vault. Anyone may deposit.
     """
+    self._check_unlocked()
     owner: address = empty(address)
     collateral_type: uint256 = 0
     owner, collateral_type = self._vault(vault_id)
@@ -472,6 +518,7 @@ def withdraw(vault_id: uint256, amount: uint256, receiver: address):
     @notice Take `amount` (token units) of collateral out of a vault to `receiver`;
             the vault must stay safe. Owner or operator only.
     """
+    self._check_unlocked()
     assert amount != 0, "engine: zero amount"
     assert receiver != empty(address), "engine: zero receiver"
     owner: address = empty(address)
@@ -504,6 +551,7 @@ def borrow(vault_id: uint256, amount: uint256, receiver: address):
     @notice Mint `amount` (WAD) debt tokens to `receiver` against a vault; the vault
             must stay safe, above dust and under the debt ceiling. Owner or operator.
     """
+    self._check_unlocked()
     owner: address = empty(address)
     collateral_type: uint256 = 0
     owner, collateral_type = self._vault(vault_id)
@@ -518,6 +566,7 @@ def repay(vault_id: uint256, amount: uint256):
     @notice Burn the caller's debt tokens to reduce a vault's debt. Anyone may repay.
     @param amount WAD; max_value(uint256) repays the whole debt (rounded up).
     """
+    self._check_unlocked()
     assert amount != 0, "engine: zero amount"
     owner: address = empty(address)
     collateral_type: uint256 = 0
@@ -555,6 +604,7 @@ def close(vault_id: uint256, receiver: address):
     @dev Collateral below one token unit (only possible after auction returns)
          stays with the system as tracked dust.
     """
+    self._check_unlocked()
     assert receiver != empty(address), "engine: zero receiver"
     owner: address = empty(address)
     collateral_type: uint256 = 0
@@ -592,6 +642,7 @@ def transfer_vault(vault_id: uint256, new_owner: address):
     """
     @notice Hand a vault to `new_owner`. Owner only (operators may not).
     """
+    self._check_unlocked()
     assert new_owner != empty(address), "engine: zero owner"
     owner: address = empty(address)
     collateral_type: uint256 = 0
@@ -795,10 +846,212 @@ def withdraw_surplus(receiver: address, amount: uint256):
     assert amount != 0, "engine: zero amount"
     assert receiver != empty(address), "engine: zero receiver"
     surplus: uint256 = self.surplus
-    assert amount * RAY <= surplus, "engine: surplus too small"
+    # bad debt is paid out of the surplus first
+    assert amount * RAY + self.bad_debt <= surplus, "engine: surplus too small"
     self.surplus = surplus - amount * RAY
     extcall IDebtToken(debt_token).mint(receiver, amount)
     log SurplusWithdrawn(receiver=receiver, amount=amount)
+
+
+# ================================================================ liquidation (modules only)
+@internal
+@view
+def _check_unlocked():
+    assert not self._auction_lock, "engine: locked during auction callback"
+
+
+@external
+def seize(vault_id: uint256, max_target: uint256) -> (address, uint256, uint256, uint256, uint256, uint256):
+    """
+    @notice Move an unsafe vault's collateral and debt into liquidation: as much
+            debt as keeps debt * penalty within `max_target` (WAD), with the
+            collateral pro rata, never leaving a remainder below dust. ROLE_LIQUIDATOR.
+    @dev The vault must be unsafe at a fresh price. The debt moves to
+         `debt_in_auction` (RAD) and the collateral to `type_collateral_in_auction`.
+    @return (owner, collateral type, collateral WAD, debt RAD, price WAD,
+             target WAD = debt * penalty rounded up, at most max_target)
+    """
+    access_control._check_role(ROLE_LIQUIDATOR)
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    rate: uint256 = self._accrue(collateral_type)
+    position: uint256 = self._vault_position[vault_id]
+    collateral: uint256 = position & MASK_128
+    normalized_debt: uint256 = position >> 128
+    price: uint256 = 0
+    ratio: uint256 = 0
+    price, ratio = self._price(collateral_type)
+    assert not self._is_safe(collateral, normalized_debt, rate, price, ratio), "engine: vault safe"
+    penalty: uint256 = self._type_liquidation_penalty[collateral_type]
+    max_debt: uint256 = fixed_point.mul_div(max_target, WAD, penalty, False)
+    taken: uint256 = min(normalized_debt, fixed_point.mul_div(max_debt, RAY, rate, False))
+    if taken < normalized_debt:
+        dust: uint256 = (self._type_limits[collateral_type] >> 96) & MASK_80
+        if (normalized_debt - taken) * rate < dust * RAY:
+            # leave exactly the dust rather than less
+            keep: uint256 = fixed_point.mul_div(dust, RAY, rate, True)
+            assert normalized_debt > keep, "engine: liquidation would leave dust"
+            taken = normalized_debt - keep
+    assert taken != 0, "engine: nothing to liquidate"
+    seized: uint256 = collateral
+    if taken < normalized_debt:
+        # rounds up: the auction backs the debt it takes on with at least its share
+        seized = fixed_point.mul_div(collateral, taken, normalized_debt, True)
+    self._vault_position[vault_id] = (collateral - seized) | ((normalized_debt - taken) << 128)
+    self.type_normalized_debt[collateral_type] -= taken
+    debt: uint256 = taken * rate
+    self.debt_in_auction += debt
+    self.type_collateral_in_auction[collateral_type] += seized
+    log Seized(vault_id=vault_id, collateral_type=collateral_type, collateral=seized, normalized_debt=taken, debt=debt)
+    target: uint256 = fixed_point.mul_div(fixed_point.mul_div(taken, rate, RAY, True), penalty, WAD, True)
+    return owner, collateral_type, seized, debt, price, target
+
+
+@external
+def auction_release(collateral_type: uint256, receiver: address, amount: uint256):
+    """
+    @notice Pay `amount` (WAD) of auctioned collateral out to `receiver`, rounded
+            down to token units; the remainder is kept as tracked dust. ROLE_AUCTION.
+    """
+    access_control._check_role(ROLE_AUCTION)
+    self._auction_release(collateral_type, receiver, amount)
+
+
+@internal
+def _auction_release(collateral_type: uint256, receiver: address, amount: uint256):
+    self.type_collateral_in_auction[collateral_type] -= amount
+    token: address = empty(address)
+    scale: uint256 = 0
+    token, scale = self._token(collateral_type)
+    payout: uint256 = amount // scale
+    dust: uint256 = amount - payout * scale
+    if dust != 0:
+        self.type_collateral_dust[collateral_type] += dust
+    if payout != 0:
+        self._push_collateral(token, receiver, payout)
+    log AuctionCollateralReleased(collateral_type=collateral_type, receiver=receiver, amount=payout, dust=dust)
+
+
+@external
+def auction_take(collateral_type: uint256, receiver: address, amount: uint256, payer: address, owe: uint256, debt: uint256):
+    """
+    @notice `auction_release` and `auction_payment` in one call, for a take
+            without a callback. ROLE_AUCTION.
+    """
+    access_control._check_role(ROLE_AUCTION)
+    self._auction_release(collateral_type, receiver, amount)
+    self._auction_payment(payer, owe, debt)
+
+
+@external
+def auction_payment(payer: address, amount: uint256, debt: uint256):
+    """
+    @notice Burn `amount` (WAD) debt tokens from `payer` for an auction: `debt`
+            (RAD, at most amount * RAY) leaves debt_in_auction, the rest is penalty
+            credited to the surplus. ROLE_AUCTION.
+    """
+    access_control._check_role(ROLE_AUCTION)
+    self._auction_payment(payer, amount, debt)
+
+
+@internal
+def _auction_payment(payer: address, amount: uint256, debt: uint256):
+    assert debt <= amount * RAY, "engine: payment below debt"
+    self.debt_in_auction -= debt
+    penalty: uint256 = amount * RAY - debt
+    if penalty != 0:
+        self.surplus += penalty
+    extcall IDebtToken(debt_token).burn(payer, amount)
+    log AuctionPayment(payer=payer, amount=amount, debt=debt, penalty=penalty)
+
+
+@external
+def auction_bad_debt(debt: uint256):
+    """
+    @notice Record `debt` (RAD) an exhausted auction could not cover as bad debt. ROLE_AUCTION.
+    """
+    access_control._check_role(ROLE_AUCTION)
+    self.debt_in_auction -= debt
+    self.bad_debt += debt
+    log BadDebtRecorded(debt=debt, bad_debt=self.bad_debt)
+
+
+@external
+def mint_incentive(receiver: address, amount: uint256):
+    """
+    @notice Mint a keeper incentive (WAD), recorded as bad debt until the surplus
+            cancels it (`settle_bad_debt`). ROLE_LIQUIDATOR or ROLE_AUCTION.
+    """
+    assert access_control.roles[msg.sender] & (ROLE_LIQUIDATOR | ROLE_AUCTION) != 0, "access: missing role"
+    if amount == 0:
+        return
+    self.bad_debt += amount * RAY
+    extcall IDebtToken(debt_token).mint(receiver, amount)
+    log IncentivePaid(receiver=receiver, amount=amount)
+
+
+@external
+def set_auction_lock(locked: bool):
+    """
+    @notice Refuse every vault action while a flash-take callback runs. ROLE_AUCTION.
+    """
+    access_control._check_role(ROLE_AUCTION)
+    self._auction_lock = locked
+
+
+@external
+def settle_bad_debt() -> uint256:
+    """
+    @notice Cancel bad debt against the surplus, one for one; anyone may call.
+    @return The amount cancelled, RAD.
+    """
+    settled: uint256 = min(self.surplus, self.bad_debt)
+    if settled != 0:
+        self.surplus -= settled
+        self.bad_debt -= settled
+        log BadDebtSettled(amount=settled, surplus=self.surplus, bad_debt=self.bad_debt)
+    return settled
+
+
+@external
+@view
+def fresh_price(collateral_type: uint256) -> uint256:
+    """
+    @notice The oracle's current price (WAD); reverts when stale or zero.
+    """
+    self._check_type(collateral_type)
+    price: uint256 = 0
+    ratio: uint256 = 0
+    price, ratio = self._price(collateral_type)
+    return price
+
+
+@external
+@view
+def is_liquidatable(vault_id: uint256) -> bool:
+    """
+    @notice Whether `seize` would accept the vault now (it exists, the price is
+            fresh, and it is unsafe at the current rate). Never reverts.
+    """
+    meta: uint256 = self._vault_meta[vault_id]
+    if meta == 0:
+        return False
+    collateral_type: uint256 = meta >> 160
+    position: uint256 = self._vault_position[vault_id]
+    if position >> 128 == 0:
+        return False
+    risk: uint256 = self._type_risk[collateral_type]
+    price: uint256 = 0
+    fresh: bool = False
+    price, fresh = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).peek()
+    if not fresh or price == 0:
+        return False
+    stored: uint256 = 0
+    rate: uint256 = 0
+    moved: bool = False
+    stored, rate, moved = self._rate_now(collateral_type)
+    return not self._is_safe(position & MASK_128, position >> 128, rate, price, self._required_ratio(risk))
 
 
 # ================================================================ views
