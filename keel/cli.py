@@ -142,7 +142,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     lines += [
         f"  kUSD supply  {fmt_wad(check.supply)}",
         f"  surplus      {fmt_rad(check.surplus, 4)}",
-        f"  invariant    supply*RAY + surplus == sum(normalized_debt*rate) -> {'OK' if check.ok else 'FAIL'}",
+        f"  in auction   {fmt_rad(check.debt_in_auction, 4)}",
+        f"  bad debt     {fmt_rad(check.bad_debt, 4)}",
+        "  invariant    supply*RAY + surplus == sum(normalized_debt*rate) + debt_in_auction + bad_debt -> "
+        f"{'OK' if check.ok else 'FAIL'}",
     ]
     print("\n".join(lines))
     return 0 if check.ok else 1

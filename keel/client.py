@@ -91,20 +91,75 @@ class CollateralTypeInfo:
 
 @dataclass(frozen=True)
 class LedgerCheck:
-    """Invariant 2 on the engine alone: ``supply * RAY + surplus == sum(normalized_debt * rate)``
-    (RAD on both sides; ``rate`` as stored, since unaccrued fees are not in the surplus yet)."""
+    """Invariant 2 on the engine alone: ``supply * RAY + surplus == sum(normalized_debt * rate)
+    + debt_in_auction + bad_debt`` (RAD on both sides; ``rate`` as stored, since unaccrued fees
+    are not in the surplus yet)."""
 
     supply: int  # WAD
     surplus: int  # RAD
     debt: int  # RAD, sum over types of normalized_debt * stored rate
+    debt_in_auction: int = 0  # RAD seized, awaiting auction proceeds
+    bad_debt: int = 0  # RAD uncovered by auctions, plus keeper incentives
 
     @property
     def lhs(self) -> int:
         return self.supply * RAY + self.surplus
 
     @property
+    def rhs(self) -> int:
+        return self.debt + self.debt_in_auction + self.bad_debt
+
+    @property
     def ok(self) -> bool:
-        return self.lhs == self.debt
+        return self.lhs == self.rhs
+
+
+@dataclass(frozen=True)
+class CollateralCheck:
+    """Per type: ``balanceOf(engine) * scale == sum(vault collateral) + type_collateral_in_auction
+    + type_collateral_dust`` (WAD)."""
+
+    collateral_type: int
+    symbol: str
+    held: int  # WAD, the engine's token balance * scale
+    vaults: int  # WAD, sum over the type's vaults
+    in_auction: int  # WAD
+    dust: int  # WAD
+
+    @property
+    def ok(self) -> bool:
+        return self.held == self.vaults + self.in_auction + self.dust
+
+
+@dataclass(frozen=True)
+class AuctionStatus:
+    """Mirror of ``DutchAuction.AuctionStatus``."""
+
+    auction_id: int
+    active: bool
+    needs_reset: bool
+    collateral_type: int
+    owner: str
+    price: int  # WAD now
+    top: int  # WAD
+    lot: int  # WAD collateral left
+    target: int  # WAD debt tokens still to raise
+    debt: int  # RAD of the vault's debt still uncovered
+    started_at: int
+
+
+@dataclass(frozen=True)
+class Liquidation:
+    """One ``Liquidated`` event."""
+
+    vault_id: int
+    auction_id: int
+    keeper: str
+    collateral_type: int
+    collateral: int  # WAD seized
+    debt: int  # RAD seized
+    target: int  # WAD
+    reward: int  # WAD
 
 
 class RequiredRatio(NamedTuple):
@@ -178,6 +233,14 @@ class KeelClient:
     @property
     def debt_token(self) -> Contract:
         return self.contract("DebtToken", self.manifest.address("DebtToken"))
+
+    @property
+    def liquidator(self) -> Contract:
+        return self.contract("Liquidator", self.manifest.address("Liquidator"))
+
+    @property
+    def auction(self) -> Contract:
+        return self.contract("DutchAuction", self.manifest.address("DutchAuction"))
 
     def collateral(self, key: str | int) -> CollateralEntry:
         """The manifest entry for a symbol or type id."""
@@ -268,6 +331,66 @@ class KeelClient:
     def accrue(self, key: str | int) -> TxReceipt:
         """Compound the type's stability fee to now (anyone may)."""
         return self._tx(self.engine.functions.accrue(self._type(key)))
+
+    # -- liquidation
+    def liquidated(self, receipt: TxReceipt) -> list[Liquidation]:
+        """The ``Liquidated`` events of a receipt."""
+        return [
+            Liquidation(**{k: (int(v) if k != "keeper" else v) for k, v in ev["args"].items()})
+            for ev in self.liquidator.events.Liquidated().process_receipt(receipt, errors=DISCARD)
+        ]
+
+    def liquidate(self, vault_id: int, keeper: str | None = None) -> TxReceipt:
+        """Liquidate an unsafe vault (all of it, or what the caps allow); the reward goes to
+        ``keeper`` (default: the sender). :meth:`liquidated` reads the result."""
+        return self._tx(self.liquidator.functions.liquidate(vault_id, keeper or self.address))
+
+    def liquidate_many(self, vault_ids: Iterable[int], keeper: str | None = None) -> TxReceipt:
+        """Liquidate up to 50 vaults; ones that cannot be are skipped (``Skipped``)."""
+        return self._tx(self.liquidator.functions.liquidate_many(list(vault_ids), keeper or self.address))
+
+    def auction_status(self, auction_id: int) -> AuctionStatus:
+        raw = self.auction.functions.status(auction_id).call()
+        return _from_struct(AuctionStatus, struct_fields(self.auction, "status"), raw)
+
+    def auction_statuses(self, auction_ids: Iterable[int]) -> list[AuctionStatus]:
+        """``status`` for many lots, 100 per call."""
+        ids = list(auction_ids)
+        out: list[AuctionStatus] = []
+        names = struct_fields(self.auction, "statuses")
+        for start in range(0, len(ids), BATCH):
+            out += [_from_struct(AuctionStatus, names, v)
+                    for v in self.auction.functions.statuses(ids[start:start + BATCH]).call()]
+        return out
+
+    def auction_count(self) -> int:
+        return int(self.auction.functions.auction_count().call())
+
+    def take(
+        self, auction_id: int, amount: int, max_price: int, receiver: str | None = None, data: bytes = b""
+    ) -> TxReceipt:
+        """Buy up to ``amount`` WAD of a lot's collateral at the current price (at most
+        ``max_price`` WAD), paying in the sender's debt tokens; ``data`` makes it a flash take."""
+        return self._tx(self.auction.functions.take(auction_id, amount, max_price, receiver or self.address, data))
+
+    def reset(self, auction_id: int, keeper: str | None = None) -> TxReceipt:
+        """Restart a lot past ``tail`` or below ``cusp * top``; ``keeper`` gets the incentive."""
+        return self._tx(self.auction.functions.reset(auction_id, keeper or self.address))
+
+    def is_liquidatable(self, vault_id: int) -> bool:
+        return bool(self.engine.functions.is_liquidatable(vault_id).call())
+
+    def debt_in_auction(self) -> int:
+        """Debt seized and not yet covered by auction proceeds, RAD."""
+        return int(self.engine.functions.debt_in_auction().call())
+
+    def bad_debt(self) -> int:
+        """Debt no auction covered plus keeper incentives, not yet settled, RAD."""
+        return int(self.engine.functions.bad_debt().call())
+
+    def settle_bad_debt(self) -> TxReceipt:
+        """Cancel bad debt against the surplus (anyone)."""
+        return self._tx(self.engine.functions.settle_bad_debt())
 
     # -- admin / reporter
     def set_price(self, key: str | int, price: int) -> TxReceipt:
@@ -394,10 +517,38 @@ class KeelClient:
             supply=int(self.debt_token.functions.totalSupply().call(block_identifier=block)),
             surplus=int(engine.surplus().call(block_identifier=block)),
             debt=debt,
+            debt_in_auction=int(engine.debt_in_auction().call(block_identifier=block)),
+            bad_debt=int(engine.bad_debt().call(block_identifier=block)),
         )
+
+    def collateral_check(self) -> list[CollateralCheck]:
+        """The collateral-conservation invariant, per type, over the open vaults."""
+        block = self.w3.eth.block_number
+        engine = self.engine.functions
+        ids = self.open_vault_ids()
+        names = struct_fields(self.engine, "vaults_info")
+        totals: dict[int, int] = {}
+        for start in range(0, len(ids), BATCH):
+            for raw in engine.vaults_info(ids[start:start + BATCH]).call(block_identifier=block):
+                v = dict(zip(names, raw))
+                totals[int(v["collateral_type"])] = totals.get(int(v["collateral_type"]), 0) + int(v["collateral"])
+        out = []
+        info_names = struct_fields(self.engine, "collateral_type_info")
+        for type_id in range(1, int(engine.collateral_type_count().call(block_identifier=block)) + 1):
+            info = dict(zip(info_names, engine.collateral_type_info(type_id).call(block_identifier=block)))
+            token = self.contract(TOKEN_ABI, info["token"])
+            held = int(token.functions.balanceOf(self.engine.address).call(block_identifier=block))
+            symbol = next((e.symbol for e in self.manifest.collateral if e.collateral_type == type_id), str(type_id))
+            out.append(CollateralCheck(
+                type_id, symbol, held * int(info["token_scale"]), totals.get(type_id, 0),
+                int(engine.type_collateral_in_auction(type_id).call(block_identifier=block)),
+                int(info["collateral_dust"]),
+            ))
+        return out
 
 
 __all__ = [
-    "KeelClient", "VaultInfo", "CollateralTypeInfo", "LedgerCheck", "OpenedVault", "RequiredRatio", "ClientError",
+    "KeelClient", "VaultInfo", "CollateralTypeInfo", "LedgerCheck", "CollateralCheck", "AuctionStatus",
+    "Liquidation", "OpenedVault", "RequiredRatio", "ClientError",
     "WAD",
 ]

@@ -68,6 +68,13 @@ ENGINE_ROLE_TREASURY = 8
 ENGINE_ADMIN_ROLES = (
     ENGINE_ROLE_COLLATERAL_ADMIN | ENGINE_ROLE_RISK_ADMIN | ENGINE_ROLE_FEE_ADMIN | ENGINE_ROLE_TREASURY
 )
+ENGINE_ROLE_LIQUIDATOR = 16  # the Liquidator: seize vaults, pay keeper rewards
+ENGINE_ROLE_AUCTION = 32  # the DutchAuction: release collateral, take payments, bad debt
+AUCTION_ROLE_KICKER = 1  # the Liquidator starts lots
+AUCTION_ROLE_ADMIN = 2  # curves, incentives, stop level, liquidator
+LIQUIDATOR_ROLE_ADMIN = 1  # caps, rewards, stop
+CURVE_LINEAR = 1
+CURVE_EXPONENTIAL = 2
 FEED_ROLE_REPORTER = 1  # ManualPriceFeed only; PriceFeed reporters are a list (add_reporter)
 FEED_ROLE_ADMIN = 2  # ROLE_ORACLE_ADMIN on ManualPriceFeed, PriceFeed and ChainlinkAdapter
 
@@ -205,6 +212,71 @@ class FeedConfig:
             raise DeployError(f"feed quorum {self.quorum} not in 1..{count} (the number of reporters)")
 
 
+@dataclass
+class AuctionConfig:
+    """Liquidation and auction parameters (contracts/Liquidator.vy, DutchAuction.vy).
+    Amounts are whole kUSD (Decimal); ``buf``/``cusp``/``cut`` are plain factors."""
+
+    kind: str = "linear"  # "linear" (to zero over tau) or "exponential" (cut per step)
+    buf: Decimal = Decimal("1.1")  # start price = oracle price * buf
+    tau: int = 3_600  # linear: seconds to zero
+    step: int = 0  # exponential: seconds per cut (60 is typical)
+    cut: Decimal = Decimal(0)  # exponential: price factor per step (0.99 is typical)
+    tail: int = 5_400  # a lot older than this may be reset
+    cusp: Decimal = Decimal("0.4")  # a lot whose price fell below cusp * top may be reset
+    type_limit: Decimal = Decimal(5_000_000)  # target (debt + penalty) in auction per type
+    global_limit: Decimal = Decimal(10_000_000)  # target in auction, all types
+    reward_flat: Decimal = Decimal(10)  # keeper reward per liquidation: flat +
+    reward_percent: Decimal = Decimal("0.001")  # percent of the target,
+    reward_cap: Decimal = Decimal(500)  # at most this
+    incentive_flat: Decimal = Decimal(5)  # reset incentive: flat +
+    incentive_percent: Decimal = Decimal("0.0005")  # percent of the target,
+    incentive_cap: Decimal = Decimal(100)  # at most this
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AuctionConfig":
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DeployError(f"auction config: unknown keys {unknown}")
+        if data.get("kind") == "exponential":  # sensible defaults for the exponential curve
+            data.setdefault("step", 60)
+            data.setdefault("cut", "0.99")
+        for key in ("tau", "step", "tail"):
+            if key in data:
+                data[key] = int(data[key])
+        for key in known - {"kind", "tau", "step", "tail"}:
+            if key in data:
+                data[key] = Decimal(str(data[key]))
+        if "kind" in data:
+            data["kind"] = str(data["kind"]).strip().lower()
+        return cls(**data)
+
+    @property
+    def kind_id(self) -> int:
+        return {"linear": CURVE_LINEAR, "exponential": CURVE_EXPONENTIAL}[self.kind]
+
+    def curve(self) -> tuple[int, int, int, int, int, int, int]:
+        """DutchAuction.Curve: (kind, buf WAD, tau, step, cut RAY, tail, cusp WAD)."""
+        return (self.kind_id, to_wad(self.buf), self.tau, self.step, to_fixed(self.cut, 27), self.tail,
+                to_wad(self.cusp))
+
+    def validate(self) -> None:
+        if self.kind not in ("linear", "exponential"):
+            raise DeployError(f"auction kind {self.kind!r} is not linear or exponential")
+        if not 1 <= self.buf <= 2:
+            raise DeployError(f"auction buf {self.buf} not in 1..2")
+        if self.kind == "linear" and not 60 <= self.tau <= 7 * 86_400:
+            raise DeployError(f"auction tau {self.tau} not in 60..604800")
+        if self.kind == "exponential" and not (1 <= self.step <= 86_400 and Decimal("0.5") <= self.cut < 1):
+            raise DeployError(f"auction step {self.step} / cut {self.cut}: need 1..86400 s and 0.5 <= cut < 1")
+        if not 60 <= self.tail <= 7 * 86_400:
+            raise DeployError(f"auction tail {self.tail} not in 60..604800")
+        if not 0 < self.cusp < 1:
+            raise DeployError(f"auction cusp {self.cusp} not in (0, 1)")
+
+
 def default_collateral() -> list[CollateralConfig]:
     return [
         CollateralConfig("WETH", decimals=18, price=Decimal(2000), name="Wrapped Ether (mock)",
@@ -234,6 +306,7 @@ class DeployConfig:
     token_symbol: str = "kUSD"
     collateral: list[CollateralConfig] = field(default_factory=default_collateral)
     feed: FeedConfig = field(default_factory=FeedConfig)
+    auction: AuctionConfig = field(default_factory=AuctionConfig)
     owner: str | None = None  # if set, ownership is proposed to it (it must accept)
     allow_mock_tokens: bool | None = None  # None: only on local chains
 
@@ -248,6 +321,8 @@ class DeployConfig:
             data["collateral"] = [CollateralConfig.from_dict(c) for c in data["collateral"]]
         if "feed" in data:
             data["feed"] = FeedConfig.from_dict(data["feed"])
+        if "auction" in data:
+            data["auction"] = AuctionConfig.from_dict(data["auction"])
         return cls(**data)
 
     @classmethod
@@ -307,6 +382,7 @@ class DeployConfig:
                 max_age = c.oracle_max_age or self.feed.max_age
                 if not 60 <= max_age <= 7 * 86_400:
                     raise DeployError(f"collateral {c.symbol}: adapter max age {max_age} not in 60..604800")
+        self.auction.validate()
         fed = [c for c in self.collateral if c.oracle == ORACLE_PRICEFEED]
         if fed:
             self.feed.validate([c.oracle_max_age or self.feed.max_age for c in fed])
@@ -339,6 +415,8 @@ def check_deployment(w3: Web3, manifest: Manifest, config: DeployConfig, root: P
     checks: list[tuple[str, str | None, Artifact | None]] = [
         ("DebtToken", manifest.contracts.get("DebtToken"), artifacts["DebtToken"]),
         ("VaultEngine", manifest.contracts.get("VaultEngine"), artifacts["VaultEngine"]),
+        ("DutchAuction", manifest.contracts.get("DutchAuction"), artifacts["DutchAuction"]),
+        ("Liquidator", manifest.contracts.get("Liquidator"), artifacts["Liquidator"]),
     ]
     for entry in manifest.collateral:
         checks.append((f"{entry.symbol} oracle", entry.oracle, artifacts.get(entry.oracle_contract)))
@@ -355,6 +433,11 @@ def check_deployment(w3: Web3, manifest: Manifest, config: DeployConfig, root: P
     engine = w3.eth.contract(address=manifest.contracts["VaultEngine"], abi=artifacts["VaultEngine"].abi)
     if engine.functions.debt_token().call() != manifest.contracts["DebtToken"]:
         problems.append("engine.debt_token() is not the manifest's DebtToken")
+    auction = w3.eth.contract(address=manifest.contracts["DutchAuction"], abi=artifacts["DutchAuction"].abi)
+    if auction.functions.liquidator().call() != manifest.contracts["Liquidator"]:
+        problems.append("auction.liquidator() is not the manifest's Liquidator")
+    if engine.functions.roles(manifest.contracts["Liquidator"]).call() & ENGINE_ROLE_LIQUIDATOR == 0:
+        problems.append("the Liquidator lacks ROLE_LIQUIDATOR on the engine")
     margins = {c.symbol: (c.volatility_k_bps, c.volatility_cap_bps) for c in config.collateral}
     names = [c["name"] for c in _struct_components(engine.abi, "collateral_type_info")]
     for entry in manifest.collateral:
@@ -490,11 +573,38 @@ def deploy_system(
             oracle_contract=c.oracle_contract, aggregator=aggregator, mock_aggregator=mock_aggregator,
         ))
 
+    # -- liquidation: the auction, the liquidator, their roles, per-type curves and caps
+    a = config.auction
+    auction_address, _ = deploy("DutchAuction", engine_address, deployer)
+    liquidator_address, _ = deploy("Liquidator", engine_address, auction_address, deployer)
+    auction = contract("DutchAuction", auction_address)
+    liquidator = contract("Liquidator", liquidator_address)
+    sender.transact(engine.functions.set_roles(liquidator_address, ENGINE_ROLE_LIQUIDATOR))
+    sender.transact(engine.functions.set_roles(auction_address, ENGINE_ROLE_AUCTION))
+    sender.transact(auction.functions.set_roles(liquidator_address, AUCTION_ROLE_KICKER))
+    sender.transact(auction.functions.set_roles(deployer, AUCTION_ROLE_ADMIN))
+    sender.transact(liquidator.functions.set_roles(deployer, LIQUIDATOR_ROLE_ADMIN))
+    sender.transact(auction.functions.set_liquidator(liquidator_address))
+    for entry in entries:
+        sender.transact(auction.functions.set_curve(entry.collateral_type, a.curve()))
+        sender.transact(auction.functions.update_auction_dust(entry.collateral_type))
+        sender.transact(liquidator.functions.set_type_limit(entry.collateral_type, to_wad(a.type_limit)))
+        sender.transact(liquidator.functions.set_reward(
+            entry.collateral_type, to_wad(a.reward_flat), to_wad(a.reward_percent), to_wad(a.reward_cap)))
+    sender.transact(liquidator.functions.set_global_limit(to_wad(a.global_limit)))
+    sender.transact(auction.functions.set_incentives(
+        to_wad(a.incentive_flat), to_wad(a.incentive_percent), to_wad(a.incentive_cap)))
+    ownables += [auction, liquidator]
+    log(f"  liquidation: {a.kind} curve (buf {a.buf}, tail {a.tail} s, cusp {a.cusp}), type limit "
+        f"{a.type_limit:,} / global {a.global_limit:,} kUSD, reward {a.reward_flat} + {a.reward_percent} "
+        f"(cap {a.reward_cap})")
+
     manifest = Manifest(
         chain_id=chain_id,
         deployer=deployer,
         block=first_block,
-        contracts={"DebtToken": token_address, "VaultEngine": engine_address},
+        contracts={"DebtToken": token_address, "VaultEngine": engine_address,
+                   "DutchAuction": auction_address, "Liquidator": liquidator_address},
         collateral=entries,
         rpc=rpc if rpc is not None else getattr(w3.provider, "endpoint_uri", None),
         abi_dir=export_abis(SYSTEM_CONTRACTS, path.parent / "abi", root),

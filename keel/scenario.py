@@ -20,8 +20,17 @@ Story (``keel demo``):
 5. alice repays part of her debt and withdraws some collateral; bob repays everything
    (carol sends him the kUSD his fees cost) and closes; carol closes one of her vaults
    with its debt in one call;
-6. summary: the open vaults, fees per type, surplus, supply and the ledger invariant
-   ``supply * RAY + surplus == sum(normalized_debt * rate)``.
+6. crash and liquidation: dave and erin (anvil accounts 4-5) open five WETH vaults a few
+   points above the required ratio; a keeper (account 6) opens a well-collateralised
+   vault for kUSD; alice and carol add collateral. The reporters push a ~30 % WETH crash
+   in two steps, each within the breaker's 20 %, and the delay passes so the current
+   price falls. :class:`keel.keeper_simple.SimpleKeeper` scans, liquidates in one batch,
+   waits until each lot's price is at most 97 % of the oracle's and takes with its own
+   kUSD; leftovers go back to the owners; keeper rewards are bad debt until
+   ``settle_bad_debt`` cancels them against the surplus;
+7. summary: the open vaults, fees per type, surplus, supply and the invariants
+   ``supply * RAY + surplus == sum(normalized_debt * rate) + debt_in_auction + bad_debt``
+   and, per type, ``balanceOf(engine) * scale == sum(vault collateral) + in auction + dust``.
 
 :func:`run_scenario` runs it on its own embedded Anvil (or a given chain whose first four
 accounts are unlocked) and returns a :class:`ScenarioResult`.
@@ -41,7 +50,8 @@ from web3 import Web3
 from . import log as _log
 from .artifacts import ensure_compiled, project_root
 from .chain import Anvil, increase_time, is_local_chain, latest_timestamp
-from .client import KeelClient, VaultInfo
+from .client import CollateralCheck, KeelClient, LedgerCheck, VaultInfo
+from .keeper_simple import KeeperReport, SimpleKeeper
 from .deploy import LOCAL_REPORTER_ACCOUNTS, DeployConfig, default_collateral, deploy_system
 from .manifest import Manifest
 from .oracle import PushResult, Reporter, feed_state, local_reporter_senders, make_current, oracle_table
@@ -58,6 +68,14 @@ DAY = 86_400
 DEMO_WETH_K_BPS = 5_000
 DEMO_WETH_CAP_BPS = 5_000
 BREAKER_JUMP = Decimal("0.4")  # the bad source's WETH price is 40 % high
+#: the crash: WETH falls in these steps (each within the breaker's 20 %), ~30 % in all
+CRASH_STEPS = (Decimal("0.85"), Decimal("0.82"))
+#: dave's and erin's risky WETH vaults: (owner, WETH deposited); they borrow at
+#: required ratio + RISKY_MARGIN
+RISKY_VAULTS = (("dave", "4"), ("dave", "5"), ("erin", "6"), ("erin", "8"), ("dave", "10"))
+RISKY_MARGIN = Decimal("0.05")
+CRASH_USERS = {"dave": 4, "erin": 5, "keeper": 6}
+KEEPER_DEPOSIT, KEEPER_BORROW = "200", "90000"  # WETH, kUSD
 
 
 def demo_config() -> DeployConfig:
@@ -82,6 +100,9 @@ class ScenarioResult:
     manifest: Manifest | None = None
     days: int = 30
     breaker: list[str] = field(default_factory=list)  # outcomes of the breaker pushes ("held", "cancelled")
+    keeper: KeeperReport | None = None  # the crash section's liquidations and takes
+    collateral_ok: bool = False
+    bad_debt: int = 0  # RAD after settlement
 
 
 class _Printer:
@@ -263,6 +284,13 @@ def _run(
         say(f"  carol  closes vault {c2} with its debt (~{fmt_wad(debt)} kUSD burned, 0.25 WBTC back)"
             f"   (gas {receipt['gasUsed']:,})")
 
+        # -- 5. crash and liquidation
+        say(*heading("5. Crash and liquidation"))
+        log("crash and liquidation ...")
+        for who, index in CRASH_USERS.items():
+            names[accounts[index]] = who
+        keeper = _crash(admin, reporter, deployer, accounts, names, user, vault_of, units, say, log)
+
         # -- summary
         say(*heading("Summary"))
         open_ids = admin.open_vault_ids()
@@ -281,8 +309,13 @@ def _run(
         check = admin.ledger_check()
         total_fees = sum(fees.values())
         say("")
-        rounding_wei = Decimal(check.surplus - total_fees) / RAY  # RAD -> 1e-18 kUSD
-        say(f"  surplus        {fmt_rad(check.surplus, 6):>22} kUSD  (the fees, plus {rounding_wei:.3f} wei of"
+        penalties = sum(int(e["args"]["penalty"])
+                        for e in admin.engine.events.AuctionPayment().get_logs(from_block=manifest.block))
+        settled = sum(int(e["args"]["amount"])
+                      for e in admin.engine.events.BadDebtSettled().get_logs(from_block=manifest.block))
+        rounding_wei = Decimal(check.surplus - total_fees - penalties + settled) / RAY  # RAD -> 1e-18 kUSD
+        say(f"  surplus        {fmt_rad(check.surplus, 6):>22} kUSD  (fees {fmt_rad(total_fees, 4)} + penalties "
+            f"{fmt_rad(penalties, 4)} - bad debt settled {fmt_rad(settled, 4)}, plus {rounding_wei:.3f} wei of"
             " rounding in the system's favour)")
         say(f"  kUSD supply    {fmt_wad(check.supply, 6):>22} kUSD")
         say(f"  vault debt     {fmt_rad(check.debt, 6):>22} kUSD  (sum of normalized_debt * rate)")
@@ -290,16 +323,26 @@ def _run(
             t.normalized_debt == sum(v.normalized_debt for v in vaults if v.collateral_type == t.collateral_type)
             for t in admin.collateral_types()
         )
-        ok = check.ok and per_type_ok
+        say(f"  in auction     {fmt_rad(check.debt_in_auction, 6):>22} kUSD  (debt_in_auction)")
+        say(f"  bad debt       {fmt_rad(check.bad_debt, 6):>22} kUSD")
+        collateral = admin.collateral_check()
+        collateral_ok = all(c.ok for c in collateral)
+        ok = check.ok and per_type_ok and collateral_ok
         verdict = {True: "OK", False: "FAIL"}
-        say(f"  invariant      supply*RAY + surplus == sum(normalized_debt*rate) -> {verdict[check.ok]}")
+        say(f"  invariant      {LEDGER_TEXT} -> {verdict[check.ok]}")
         say(f"  invariant      type totals == sum of their vaults' normalized debt -> {verdict[per_type_ok]}")
+        say(f"  invariant      {COLLATERAL_TEXT} -> {verdict[collateral_ok]}")
         if not check.ok:
-            say(f"                 lhs {check.lhs} != rhs {check.debt} (diff {check.lhs - check.debt} RAD)")
+            say(f"                 lhs {check.lhs} != rhs {check.rhs} (diff {check.lhs - check.rhs} RAD)")
+        for c in collateral:
+            if not c.ok:
+                say(f"                 {c.symbol}: held {c.held} != vaults {c.vaults} + auction {c.in_auction} "
+                    f"+ dust {c.dust}")
         return ScenarioResult(
             text=say.text, invariant_ok=ok, supply=check.supply, surplus=check.surplus,
             fees={symbols.get(t, str(t)): f for t, f in fees.items()}, vaults=vaults,
-            manifest=manifest, days=days, breaker=breaker,
+            manifest=manifest, days=days, breaker=breaker, keeper=keeper, collateral_ok=collateral_ok,
+            bad_debt=check.bad_debt,
         )
 
 
@@ -335,6 +378,115 @@ def _circuit_breaker(
     say(f"    accepted {fmt_wad(after.latest_price)}, held {fmt_wad(after.held_price) if after.held_price else 'none'}, "
         f"current {fmt_wad(after.current_price)}: the engine never saw {fmt_wad(bad)}")
     return [jump.outcome, back.outcome]
+
+
+LEDGER_TEXT = "supply*RAY + surplus == sum(normalized_debt*rate) + debt_in_auction + bad_debt"
+COLLATERAL_TEXT = "balanceOf(engine)*scale == sum(vault collateral) + in auction + dust"
+
+
+def _invariant_lines(check: LedgerCheck, collateral: list[CollateralCheck]) -> tuple[bool, list[str]]:
+    verdict = {True: "OK", False: "FAIL"}
+    ok = check.ok and all(c.ok for c in collateral)
+    return ok, [
+        f"  invariant  {LEDGER_TEXT} -> {verdict[check.ok]}",
+        f"  invariant  {COLLATERAL_TEXT} -> {verdict[all(c.ok for c in collateral)]} "
+        f"({', '.join(f'{c.symbol} in auction {fmt_wad(c.in_auction, 4)}' for c in collateral)})",
+    ]
+
+
+def _crash(
+    admin: KeelClient, reporter: Reporter, deployer: Sender, accounts: list[str], names: dict[str, str],
+    user: dict[str, KeelClient], vault_of: dict[str, list[int]], units: Callable[[str, str], int],
+    say: Callable[..., None], log: Callable[[str], None],
+) -> KeeperReport:
+    """Risky vaults, a ~30 % WETH crash, a simple keeper liquidating and buying."""
+    symbol = "WETH"
+    w3 = admin.w3
+    clients = {who: admin.as_sender(deployer.with_address(accounts[i])) for who, i in CRASH_USERS.items()}
+    price0, _ = admin.price(symbol)
+    required = admin.required_ratio(symbol).total
+    ratio = required + to_wad(RISKY_MARGIN)
+    say(f"  {symbol} {fmt_wad(price0)}; required ratio {fmt_ratio(required)}; dave and erin borrow at "
+        f"{fmt_ratio(ratio)} (required + {fmt_percent(RISKY_MARGIN, 0)} points)")
+    for who in ("dave", "erin"):
+        clients[who].mint_collateral(symbol, units(symbol, "100"))
+        clients[who].approve_collateral(symbol)
+    risky: list[int] = []
+    for who, deposit in RISKY_VAULTS:
+        amount = units(symbol, deposit)
+        borrow = amount * price0 // ratio // WAD * WAD  # whole kUSD
+        opened = clients[who].open_vault(symbol, amount, borrow)
+        risky.append(opened.vault_id)
+        say(f"  {who:<6} opens vault {opened.vault_id}: {deposit} WETH, borrows {fmt_wad(borrow)} kUSD")
+    keeper = clients["keeper"]
+    keeper.mint_collateral(symbol, units(symbol, KEEPER_DEPOSIT))
+    keeper.approve_collateral(symbol)
+    kv = keeper.open_vault(symbol, units(symbol, KEEPER_DEPOSIT), to_wad(KEEPER_BORROW))
+    say(f"  keeper opens vault {kv.vault_id}: {KEEPER_DEPOSIT} WETH, borrows "
+        f"{fmt_decimal(Decimal(KEEPER_BORROW))} kUSD to buy collateral with")
+    # alice and carol see it coming
+    for who, extra in (("alice", "5"), ("carol", "3")):
+        vault = vault_of[who][0]
+        user[who].mint_collateral(symbol, units(symbol, extra))
+        user[who].deposit(vault, units(symbol, extra))
+        say(f"  {who:<6} adds {extra} WETH to vault {vault} ahead of the storm")
+
+    # the crash, in steps the breaker accepts
+    price = price0
+    for factor in CRASH_STEPS:
+        price = to_wad(from_wad(price) * factor)
+        pushed = reporter.push(symbol, price, poke=True)
+        made = make_current(w3, admin.manifest, [symbol], prices={symbol: price}, reporter=reporter)
+        say(f"  reporters push {symbol} {fmt_wad(price)} ({fmt_percent(factor - 1, 0)}): {pushed.outcome}; "
+            f"the delay passes (+{made.advanced:,} s), poke: current {fmt_wad(admin.price(symbol)[0])}")
+    now, _ = admin.price(symbol)
+    say(f"  {symbol} {fmt_wad(price0)} -> {fmt_wad(now)} ({fmt_percent(Decimal(now) / Decimal(price0) - 1, 1)}); "
+        f"required ratio now {fmt_ratio(admin.required_ratio(symbol).total)}")
+    say("", *_vault_table(admin, names, {e.collateral_type: e.symbol for e in admin.manifest.collateral},
+                          admin.vaults_info(risky + [kv.vault_id])))
+
+    # the keeper
+    log("keeper ...")
+    bot = SimpleKeeper(keeper, log=log)
+    found = bot.scan()
+    say("", f"  keeper scans {len(admin.open_vault_ids())} open vaults: liquidatable {', '.join(map(str, found)) or 'none'}")
+    report = KeeperReport()
+    started = bot.liquidate(found, report)
+    rows = [
+        [lq.vault_id, names.get(admin.vault_info(lq.vault_id).owner, ""), lq.auction_id, fmt_wad(lq.collateral, 4),
+         fmt_rad(lq.debt), fmt_wad(lq.target), fmt_wad(lq.reward)]
+        for lq in report.liquidations
+    ]
+    say(f"  liquidate_many({found}): {len(report.liquidations)} liquidated, {len(report.skipped)} skipped")
+    say(*table(["vault", "owner", "auction", "WETH seized", "debt kUSD", "target kUSD", "reward kUSD"], rows,
+               align="rlrrrrr"))
+    bot.work_auctions(started, report)
+    say("", f"  the keeper waits for price <= 97% of the oracle's ({report.waited:,} s of auction time), then takes:")
+    rows = [
+        [t.auction_id, fmt_wad(t.price), fmt_wad(t.oracle_price),
+         fmt_percent(Decimal(t.price) / Decimal(t.oracle_price) - 1, 1), fmt_wad(t.collateral, 4), fmt_wad(t.paid),
+         fmt_wad(t.returned, 4) if t.finished else "(open)", fmt_rad(t.bad_debt)]
+        for t in report.takes
+    ]
+    say(*table(["auction", "price", "oracle", "vs oracle", "WETH bought", "kUSD paid", "WETH returned", "bad debt"],
+               rows, align="rrrrrrrr"))
+    if report.resets:
+        say(f"  resets: auctions {', '.join(map(str, report.resets))}")
+    still = [s.auction_id for s in admin.auction_statuses(started) if s.active]
+    say(f"  auctions still running: {', '.join(map(str, still)) or 'none'}; leftover WETH returned to owners: "
+        f"{fmt_wad(sum(t.returned for t in report.takes), 4)}")
+    bad_before = admin.bad_debt()
+    surplus_before = admin.surplus()
+    uncovered = sum(t.bad_debt for t in report.takes)
+    say(f"  bad debt {fmt_rad(bad_before, 4)} kUSD (auction shortfall {fmt_rad(uncovered, 4)} + keeper rewards "
+        f"{fmt_wad(sum(lq.reward for lq in report.liquidations), 4)}); surplus {fmt_rad(surplus_before, 4)} "
+        "(fees + penalties)")
+    receipt = admin.settle_bad_debt()
+    say(f"  settle_bad_debt(): bad debt {fmt_rad(admin.bad_debt(), 4)}, surplus {fmt_rad(admin.surplus(), 4)} kUSD"
+        f"   (gas {receipt['gasUsed']:,})")
+    _ok, lines = _invariant_lines(admin.ledger_check(), admin.collateral_check())
+    say(*lines)
+    return report
 
 
 def _round_up(value: int, unit: int) -> int:

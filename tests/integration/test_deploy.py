@@ -17,7 +17,8 @@ from brownie import accounts, web3
 
 from keel.client import KeelClient
 from keel.deploy import (
-    ENGINE_ADMIN_ROLES, FEED_ROLE_ADMIN, FIVE_PERCENT_A_YEAR, LOCAL_REPORTER_ACCOUNTS, TOKEN_ROLE_MINTER,
+    AUCTION_ROLE_ADMIN, AUCTION_ROLE_KICKER, ENGINE_ROLE_AUCTION, ENGINE_ROLE_LIQUIDATOR, LIQUIDATOR_ROLE_ADMIN,
+    AuctionConfig, ENGINE_ADMIN_ROLES, FEED_ROLE_ADMIN, FIVE_PERCENT_A_YEAR, LOCAL_REPORTER_ACCOUNTS, TOKEN_ROLE_MINTER,
     CollateralConfig, DeployConfig, DeployError, FeedConfig, default_collateral, deploy_system,
 )
 from keel.manifest import Manifest
@@ -26,7 +27,8 @@ from keel.tx import KeelTxError, Sender
 from keel.units import WAD, to_wad
 
 ROOT = Path(__file__).resolve().parents[2]
-ABIS = ("DebtToken", "VaultEngine", "PriceFeed", "ChainlinkAdapter", "MockAggregator", "MockToken")
+ABIS = ("DebtToken", "VaultEngine", "PriceFeed", "ChainlinkAdapter", "MockAggregator", "MockToken", "DutchAuction",
+        "Liquidator")
 
 
 def _load_deploy_script():
@@ -83,7 +85,7 @@ def test_manifest_written(deployed):
     assert data["contracts"]["DebtToken"] in created
     addresses = list(data["contracts"].values())
     addresses += [c["token"] for c in data["collateral"]] + [c["oracle"] for c in data["collateral"]]
-    assert len(set(addresses)) == len(addresses) == 6
+    assert len(set(addresses)) == len(addresses) == 8
     for address in addresses:
         assert _has_code(address), address
     loaded = Manifest.load(path)
@@ -101,6 +103,38 @@ def test_engine_wiring(client, deployed):
     assert engine.roles(manifest.deployer).call() == ENGINE_ADMIN_ROLES == 15
     assert token.owner().call() == engine.owner().call() == manifest.deployer
     assert token.symbol().call() == "kUSD" and token.name().call() == "Keel USD"
+
+
+def test_liquidation_wiring(client, deployed):
+    _, manifest = deployed
+    liquidator, auction = manifest.contracts["Liquidator"], manifest.contracts["DutchAuction"]
+    engine, a, lq = client.engine.functions, client.auction.functions, client.liquidator.functions
+    assert engine.roles(liquidator).call() == ENGINE_ROLE_LIQUIDATOR == 16
+    assert engine.roles(auction).call() == ENGINE_ROLE_AUCTION == 32
+    assert a.roles(liquidator).call() == AUCTION_ROLE_KICKER == 1
+    assert a.roles(manifest.deployer).call() == AUCTION_ROLE_ADMIN == 2
+    assert lq.roles(manifest.deployer).call() == LIQUIDATOR_ROLE_ADMIN == 1
+    assert a.liquidator().call() == liquidator
+    assert a.engine().call() == lq.engine().call() == manifest.contracts["VaultEngine"]
+    assert lq.auction().call() == auction
+    assert a.owner().call() == lq.owner().call() == manifest.deployer
+    curve = AuctionConfig().curve()
+    assert curve == (1, to_wad("1.1"), 3600, 0, 0, 5400, to_wad("0.4"))
+    for entry in manifest.collateral:
+        assert tuple(a.curves(entry.collateral_type).call()) == curve
+        assert a.auction_dust(entry.collateral_type).call() == to_wad(100) * 113 // 100  # dust * penalty
+        assert tuple(lq.room(entry.collateral_type).call()) == (to_wad(5_000_000), 0, to_wad(10_000_000), 0)
+        assert tuple(lq.reward(entry.collateral_type).call()) == (to_wad(10), to_wad("0.001"), to_wad(500))
+    assert (a.incentive_flat().call(), a.incentive_percent().call(), a.incentive_cap().call()) == (
+        to_wad(5), to_wad("0.0005"), to_wad(100))
+    assert client.debt_in_auction() == client.bad_debt() == 0
+
+
+def test_exponential_curve_config():
+    config = AuctionConfig.from_dict({"kind": "exponential"})
+    assert config.curve() == (2, to_wad("1.1"), 3600, 60, 99 * 10**25, 5400, to_wad("0.4"))
+    with pytest.raises(DeployError, match="cusp"):
+        AuctionConfig(cusp=1).validate()
 
 
 def test_collateral_types(client, deployed):
