@@ -8,6 +8,7 @@ import pytest
 
 from tests.unit.conftest import (
     DEBT_CEILING,
+    LINEAR_CURVE,
     DUST,
     LIQUIDATION_PENALTY,
     LIQUIDATION_RATIO,
@@ -41,7 +42,34 @@ PRIVILEGED = {
         "set_volatility_margin": (lambda c: [c["weth_type"], 0, 0], MISSING_ROLE),
         "set_stability_fee": (lambda c: [c["weth_type"], RAY], MISSING_ROLE),
         "withdraw_surplus": (lambda c: [c["stranger"], 1], MISSING_ROLE),
+        "seize": (lambda c: [1, 10**9 * WAD], MISSING_ROLE),
+        "auction_release": (lambda c: [c["weth_type"], c["stranger"], 1], MISSING_ROLE),
+        "auction_take": (lambda c: [c["weth_type"], c["stranger"], 1, c["borrower"], 1, 0], MISSING_ROLE),
+        "auction_payment": (lambda c: [c["borrower"], 1, 0], MISSING_ROLE),
+        "auction_bad_debt": (lambda c: [1], MISSING_ROLE),
+        "mint_incentive": (lambda c: [c["stranger"], 1 * WAD], MISSING_ROLE),
+        "set_auction_lock": (lambda c: [True], MISSING_ROLE),
         "set_roles": (lambda c: [c["stranger"], 15], NOT_OWNER),
+        "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
+        "accept_ownership": (lambda c: [], NOT_PENDING),
+    },
+    "liquidator": {
+        "set_type_limit": (lambda c: [c["weth_type"], 1], MISSING_ROLE),
+        "set_global_limit": (lambda c: [1], MISSING_ROLE),
+        "set_reward": (lambda c: [c["weth_type"], 0, 0, 0], MISSING_ROLE),
+        "set_stopped": (lambda c: [True], MISSING_ROLE),
+        "auction_finished": (lambda c: [c["weth_type"], 0], "liquidator: not the auction"),
+        "set_roles": (lambda c: [c["stranger"], 1], NOT_OWNER),
+        "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
+        "accept_ownership": (lambda c: [], NOT_PENDING),
+    },
+    "auction": {
+        "kick": (lambda c: [c["weth_type"], 1 * WAD, 1 * WAD, RAY, c["borrower"], 1 * WAD], MISSING_ROLE),
+        "set_liquidator": (lambda c: [c["stranger"]], MISSING_ROLE),
+        "set_curve": (lambda c: [c["weth_type"], LINEAR_CURVE], MISSING_ROLE),
+        "set_incentives": (lambda c: [0, 0, 0], MISSING_ROLE),
+        "set_stop_level": (lambda c: [3], MISSING_ROLE),
+        "set_roles": (lambda c: [c["stranger"], 3], NOT_OWNER),
         "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
         "accept_ownership": (lambda c: [], NOT_PENDING),
     },
@@ -57,7 +85,12 @@ PRIVILEGED = {
 # state-changing functions anyone may call (guarded by ownership of a vault or balance)
 USER_ACTIONS = {
     "debt_token": {"transfer", "transferFrom", "approve", "permit"},
-    "engine": {"open_vault", "deposit", "withdraw", "borrow", "repay", "close", "transfer_vault", "set_operator", "accrue"},
+    "engine": {
+        "open_vault", "deposit", "withdraw", "borrow", "repay", "close", "transfer_vault", "set_operator", "accrue",
+        "settle_bad_debt",
+    },
+    "liquidator": {"liquidate", "liquidate_many"},
+    "auction": {"take", "reset", "update_auction_dust"},
     "weth_feed": set(),
 }
 
@@ -70,25 +103,35 @@ def spare_token(MockToken, admin):
 
 
 @pytest.fixture(scope="module")
-def world(debt_token, engine, weth_feed, wbtc_feed, listed, weth_type, spare_token, admin, borrower, stranger, treasury):
+def world(debt_token, engine, weth_feed, wbtc_feed, listed, weth_type, spare_token, admin, borrower, stranger, treasury,
+          liquidation_system):
+    liquidator, auction = liquidation_system["liquidator"], liquidation_system["auction"]
     # a pending ownership transfer to the treasury on each contract, so accepting has a
     # real pending owner that the stranger is not
-    for contract in (debt_token, engine, weth_feed):
+    for contract in (debt_token, engine, weth_feed, liquidator, auction):
         contract.transfer_ownership(treasury, {"from": admin})
     return dict(
         debt_token=debt_token, engine=engine, weth_feed=weth_feed, wbtc_feed=wbtc_feed,
         weth_type=weth_type, spare_token=spare_token, admin=admin, borrower=borrower, stranger=stranger,
+        liquidator=liquidator, auction=auction,
     )
 
 
 def snapshot_state(world):
     engine, feed, token = world["engine"], world["weth_feed"], world["debt_token"]
-    info = engine.collateral_type_info(world["weth_type"])
+    liquidator, auction, weth_type = world["liquidator"], world["auction"], world["weth_type"]
+    info = engine.collateral_type_info(weth_type)
+    contracts = (token, engine, feed, liquidator, auction)
     return (
-        tuple(c.owner() for c in (token, engine, feed)),
-        tuple(c.roles(world["stranger"]) for c in (token, engine, feed)),
+        tuple(c.owner() for c in contracts),
+        tuple(c.roles(world["stranger"]) for c in contracts),
         engine.collateral_type_count(), tuple(info), engine.surplus(),
         feed.price(), feed.max_age(), token.totalSupply(),
+        engine.debt_in_auction(), engine.bad_debt(), engine.type_collateral_in_auction(weth_type),
+        engine.type_collateral_dust(weth_type),
+        liquidator.stopped(), tuple(liquidator.room(weth_type)), tuple(liquidator.reward(weth_type)),
+        auction.liquidator(), tuple(auction.curves(weth_type)), auction.auction_count(), auction.stop_level(),
+        auction.incentive_flat(), auction.incentive_percent(), auction.incentive_cap(),
     )
 
 

@@ -192,15 +192,16 @@ class VaultStateMachine:
 
     # ------------------------------------------------------------ invariants
     def invariant_collateral_is_fully_backed(self):
-        """Invariant 1: tokens held == sum of vault collateral + tracked dust, per type."""
+        """Invariant 1: tokens held == vault collateral + collateral in auctions + tracked dust, per type."""
         positions = [self.engine.vault_position(v) for v in self.vaults]
         for kind in self.types:
             held = kind["token"].balanceOf(self.engine) * 10 ** (18 - kind["decimals"])
             in_vaults = sum(p[2] for p in positions if p[1] == kind["id"])
-            assert held == in_vaults + self.engine.type_collateral_dust(kind["id"])
+            in_auctions = self.engine.type_collateral_in_auction(kind["id"])
+            assert held == in_vaults + in_auctions + self.engine.type_collateral_dust(kind["id"])
 
     def invariant_debt_is_conserved(self):
-        """Invariant 2: supply * RAY + surplus == sum of vault debts (RAD, exact)."""
+        """Invariant 2: supply * RAY + surplus == vault debts + debt in auction + bad debt (RAD, exact)."""
         positions = [self.engine.vault_position(v) for v in self.vaults]
         total = 0
         for kind in self.types:
@@ -208,6 +209,7 @@ class VaultStateMachine:
             normalized = sum(p[3] for p in positions if p[1] == kind["id"])
             assert normalized == self.engine.type_normalized_debt(kind["id"])
             total += normalized * rate
+        total += self.engine.debt_in_auction() + self.engine.bad_debt()
         assert self.token.totalSupply() * RAY + self.engine.surplus() == total
 
 

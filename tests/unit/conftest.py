@@ -437,3 +437,98 @@ def chainlink_adapter(ChainlinkAdapter, aggregator, admin):
     adapter = ChainlinkAdapter.deploy(admin, aggregator, MAX_AGE, {"from": admin})
     adapter.set_roles(admin, ROLE_ORACLE_ADMIN, {"from": admin})
     return adapter
+
+
+# ------------------------------------------------------------------ liquidation layer
+ROLE_LIQUIDATOR = 16
+ROLE_AUCTION = 32
+ROLE_KICKER = 1
+ROLE_AUCTION_ADMIN = 2
+ROLE_LIQUIDATION_ADMIN = 1
+CURVE_LINEAR = 1
+CURVE_EXPONENTIAL = 2
+# (kind, buf, tau, step, cut, tail, cusp)
+LINEAR_CURVE = (CURVE_LINEAR, 12 * WAD // 10, 3600, 0, 0, 7200, WAD // 2)
+EXPONENTIAL_CURVE = (CURVE_EXPONENTIAL, 12 * WAD // 10, 0, 60, 99 * RAY // 100, 7200, WAD // 2)
+RESET_INCENTIVE = (10 * WAD, WAD // 1000, 500 * WAD)
+TYPE_AUCTION_LIMIT = 1_000_000 * WAD
+GLOBAL_AUCTION_LIMIT = 10_000_000 * WAD
+KEEPER_REWARD = (5 * WAD, WAD // 1000, 1_000 * WAD)
+
+
+@pytest.fixture(scope="module")
+def keeper(accounts):
+    return accounts[9]
+
+
+@pytest.fixture(scope="module")
+def liquidation_system(DutchAuction, Liquidator, engine, debt_token, weth, weth_feed, weth_type, funded, admin, keeper):
+    """The engine (WETH type 1 at 2,000) with a DutchAuction and a Liquidator wired in:
+    linear curve on type 1, reset incentives, type/global limits and keeper rewards set.
+    The keeper holds 1,000,000 WETH approved to the engine (it borrows to take)."""
+    weth.mint(keeper, 1_000_000 * WAD, {"from": keeper})
+    weth.approve(engine, MAX_UINT256, {"from": keeper})
+    auction = DutchAuction.deploy(engine, admin, {"from": admin})
+    liquidator = Liquidator.deploy(engine, auction, admin, {"from": admin})
+    engine.set_roles(liquidator, ROLE_LIQUIDATOR, {"from": admin})
+    engine.set_roles(auction, ROLE_AUCTION, {"from": admin})
+    auction.set_roles(liquidator, ROLE_KICKER, {"from": admin})
+    auction.set_roles(admin, ROLE_AUCTION_ADMIN, {"from": admin})
+    liquidator.set_roles(admin, ROLE_LIQUIDATION_ADMIN, {"from": admin})
+    auction.set_liquidator(liquidator, {"from": admin})
+    auction.set_curve(weth_type, LINEAR_CURVE, {"from": admin})
+    auction.update_auction_dust(weth_type, {"from": admin})
+    auction.set_incentives(*RESET_INCENTIVE, {"from": admin})
+    liquidator.set_type_limit(weth_type, TYPE_AUCTION_LIMIT, {"from": admin})
+    liquidator.set_global_limit(GLOBAL_AUCTION_LIMIT, {"from": admin})
+    liquidator.set_reward(weth_type, *KEEPER_REWARD, {"from": admin})
+    return dict(
+        engine=engine, debt_token=debt_token, weth=weth, feed=weth_feed, weth_type=weth_type,
+        auction=auction, liquidator=liquidator,
+    )
+
+
+@pytest.fixture(scope="module")
+def flash_taker(FlashTaker, liquidation_system, admin):
+    return FlashTaker.deploy(liquidation_system["auction"], liquidation_system["engine"], {"from": admin})
+
+
+def conservation_holds(engine, debt_token, token, collateral_type=1) -> bool:
+    """Debt: supply*RAY + surplus == sum(vault nd*rate) + debt_in_auction + bad_debt.
+    Collateral: engine balance == sum(vault collateral) + in auction + tracked dust."""
+    rate = engine.collateral_type_info(collateral_type)["rate"]
+    vault_debt = 0
+    vault_collateral = 0
+    for vault_id in range(1, engine.vault_count() + 1):
+        try:
+            _, vault_type, collateral, normalized_debt = engine.vault_position(vault_id)
+        except Exception:  # closed vault ("engine: unknown vault")
+            continue
+        assert vault_type == collateral_type, "conservation_holds covers one collateral type"
+        vault_debt += normalized_debt * rate
+        vault_collateral += collateral
+    debt_ok = (
+        debt_token.totalSupply() * RAY + engine.surplus()
+        == vault_debt + engine.debt_in_auction() + engine.bad_debt()
+    )
+    collateral_ok = token.balanceOf(engine) == (
+        vault_collateral + engine.type_collateral_in_auction(collateral_type) + engine.type_collateral_dust(collateral_type)
+    )
+    return debt_ok and collateral_ok
+
+
+CRASH_PRICE = 1_400 * WAD  # WETH after the drop: 10 WETH / 10,000 kUSD is then unsafe
+
+
+@pytest.fixture(scope="module")
+def positions(liquidation_system, engine, weth_feed, weth_type, keeper, borrower, other_borrower, reporter):
+    """Three WETH vaults opened at 2,000, then WETH falls to 1,400:
+    keeper 100 WETH / 60,000 kUSD (safe; its tokens pay for takes),
+    borrower 10 WETH / 10,000 kUSD (unsafe), other_borrower 10 WETH / 9,500 kUSD (unsafe)."""
+    ids = dict(
+        keeper=engine.open_vault(weth_type, 100 * WAD, 60_000 * WAD, {"from": keeper}).return_value,
+        unsafe=engine.open_vault(weth_type, 10 * WAD, 10_000 * WAD, {"from": borrower}).return_value,
+        unsafe2=engine.open_vault(weth_type, 10 * WAD, 9_500 * WAD, {"from": other_borrower}).return_value,
+    )
+    weth_feed.set_price(CRASH_PRICE, {"from": reporter})
+    return ids

@@ -1,0 +1,287 @@
+"""DutchAuction: price curves, take (plain and flash), finishing a lot, reset, stop levels."""
+
+import brownie
+import pytest
+from brownie.test import given, strategy
+
+from tests.unit.conftest import (
+    CRASH_PRICE,
+    EXPONENTIAL_CURVE,
+    LINEAR_CURVE,
+    MAX_UINT256,
+    RAY,
+    RESET_INCENTIVE,
+    WAD,
+    conservation_holds,
+    mine_at,
+    mul_div,
+    rpow,
+    set_next_timestamp,
+)
+
+MODE_PAY, MODE_REENTER_ENGINE, MODE_REENTER_AUCTION, MODE_REVERT = 0, 1, 2, 3
+TOP = mul_div(CRASH_PRICE, LINEAR_CURVE[1], WAD, False)  # 1,680
+TAU = LINEAR_CURVE[2]
+
+
+def linear_price(top, elapsed):
+    return 0 if elapsed >= TAU else top * (TAU - elapsed) // TAU
+
+
+def exponential_price(top, elapsed):
+    _, _, _, step, cut, _, _ = EXPONENTIAL_CURVE
+    return mul_div(top, rpow(cut, elapsed // step, False), RAY, False)
+
+
+@pytest.fixture(scope="module")
+def exp_curve(liquidation_system, admin):
+    liquidation_system["auction"].set_curve(2, EXPONENTIAL_CURVE, {"from": admin})
+    return 2
+
+
+@pytest.fixture
+def lot(liquidation_system, positions, keeper):
+    """The borrower's vault liquidated (auction 1) in a block at a known time."""
+    s = dict(liquidation_system, **positions)
+    tx = s["liquidator"].liquidate(s["unsafe"], keeper, {"from": keeper})
+    s["auction_id"] = tx.return_value
+    s["start"] = tx.timestamp
+    return s
+
+
+def conserved(s):
+    return conservation_holds(s["engine"], s["debt_token"], s["weth"], s["weth_type"])
+
+
+def snapshot(s, *holders):
+    engine, auction = s["engine"], s["auction"]
+    return (
+        # the lot's books (its price moves with time, and a reverted transaction still mines a block)
+        tuple(v for k, v in auction.status(s["auction_id"]).dict().items() if k not in ("price", "needs_reset")),
+        engine.debt_in_auction(), engine.bad_debt(), engine.surplus(),
+        engine.type_collateral_in_auction(s["weth_type"]), engine.type_collateral_dust(s["weth_type"]),
+        s["debt_token"].totalSupply(),
+        tuple(s["weth"].balanceOf(h) for h in holders),
+        tuple(s["debt_token"].balanceOf(h) for h in holders),
+    )
+
+
+def take_at(s, at, taker, amount, max_price, receiver=None):
+    set_next_timestamp(at)
+    return s["auction"].take(s["auction_id"], amount, max_price, receiver or taker, b"", {"from": taker})
+
+
+# ------------------------------------------------------------------ curves
+@pytest.mark.parametrize("elapsed", [0, 1, 59, 600, 1799, 1800, 3599, 3600, 10_000])
+def test_price_at__linear_curve__matches_reference(liquidation_system, elapsed):
+    top = 1_680 * WAD + 12_345
+    assert liquidation_system["auction"].price_at(1, top, elapsed) == linear_price(top, elapsed)
+
+
+@pytest.mark.parametrize("elapsed", [0, 59, 60, 61, 600, 3_599, 3_600, 86_400, 7 * 86_400])
+def test_price_at__exponential_curve__matches_reference(liquidation_system, exp_curve, elapsed):
+    top = 1_680 * WAD + 12_345
+    assert liquidation_system["auction"].price_at(exp_curve, top, elapsed) == exponential_price(top, elapsed)
+
+
+@given(
+    top=strategy("uint256", min_value=1, max_value=2**128 - 1),
+    elapsed=strategy("uint256", max_value=8 * 86_400),
+    later=strategy("uint256", max_value=8 * 86_400),
+)
+def test_price_at__time_passes__never_increases(liquidation_system, exp_curve, top, elapsed, later):
+    auction = liquidation_system["auction"]
+    for kind in (1, exp_curve):
+        first = auction.price_at(kind, top, elapsed)
+        assert first <= top
+        assert auction.price_at(kind, top, elapsed + later) <= first
+
+
+# ------------------------------------------------------------------ take
+def test_take__part_of_lot__pays_price_and_keeps_lot_running(lot, keeper):
+    auction, engine, token, weth = lot["auction"], lot["engine"], lot["debt_token"], lot["weth"]
+    status = auction.status(lot["auction_id"])
+    price = linear_price(TOP, 600)
+    assert status["top"] == TOP
+    balance, weth_before = token.balanceOf(keeper), weth.balanceOf(keeper)
+    tx = take_at(lot, lot["start"] + 600, keeper, WAD, price)
+    event = tx.events["Take"]
+    assert (event["price"], event["collateral"], event["owe"]) == (price, WAD, price)
+    assert token.balanceOf(keeper) == balance - price
+    assert weth.balanceOf(keeper) == weth_before + WAD
+    after = auction.status(lot["auction_id"])
+    assert after["active"]
+    assert after["lot"] == status["lot"] - WAD
+    assert after["target"] == status["target"] - price
+    assert after["debt"] == status["debt"] - price * RAY
+    assert engine.debt_in_auction() == status["debt"] - price * RAY
+    assert conserved(lot)
+
+
+def test_take__above_max_price__reverts(lot, keeper):
+    price = linear_price(TOP, 600)
+    before = snapshot(lot, keeper)
+    with brownie.reverts("auction: price above max"):
+        take_at(lot, lot["start"] + 600, keeper, WAD, price - 1)
+    assert snapshot(lot, keeper) == before
+
+
+def test_take__target_met__returns_leftover_to_owner(lot, keeper, borrower):
+    auction, engine, liquidator, weth = lot["auction"], lot["engine"], lot["liquidator"], lot["weth"]
+    status = auction.status(lot["auction_id"])
+    price = linear_price(TOP, 600)
+    assert status["lot"] * price // WAD > status["target"]
+    surplus, owner_weth = engine.surplus(), weth.balanceOf(borrower)
+    tx = take_at(lot, lot["start"] + 600, keeper, status["lot"], price)
+    bought = mul_div(status["target"], WAD, price, True)  # rounds up: never above price per unit
+    event = tx.events["Take"]
+    assert (event["collateral"], event["owe"], event["lot"], event["target"]) == (
+        bought, status["target"], status["lot"] - bought, 0,
+    )
+    finished = tx.events["AuctionFinished"]
+    assert finished["collateral_returned"] == status["lot"] - bought
+    assert finished["bad_debt"] == 0
+    assert weth.balanceOf(borrower) == owner_weth + status["lot"] - bought
+    assert engine.surplus() == surplus + status["target"] * RAY - status["debt"]
+    assert engine.debt_in_auction() == 0
+    assert engine.type_collateral_in_auction(lot["weth_type"]) == 0
+    assert liquidator.room(lot["weth_type"])[1] == 0 and liquidator.room(lot["weth_type"])[3] == 0
+    assert not auction.status(lot["auction_id"])["active"]
+    assert conserved(lot)
+
+
+@pytest.mark.parametrize("elapsed,amount", [(600, 10 * WAD), (600, 3 * WAD), (1234, 10 * WAD)])
+def test_take__at_max_price__never_pays_more_than_max_price_per_unit(lot, keeper, elapsed, amount):
+    """Invariant 4: owe <= bought * max_price / WAD (rounded up). Taking the whole lot when
+    its value exceeds the target goes through the 'target met' branch, which rounds the
+    collateral down while charging the full target."""
+    max_price = linear_price(TOP, elapsed)
+    tx = take_at(lot, lot["start"] + elapsed, keeper, amount, max_price)
+    event = tx.events["Take"]
+    assert event["owe"] <= mul_div(event["collateral"], max_price, WAD, True), (
+        f"paid {event['owe']} for {event['collateral']} at max {max_price}"
+    )
+
+
+def test_take__lot_exhausted_before_target__records_bad_debt(lot, keeper):
+    auction, engine, liquidator = lot["auction"], lot["engine"], lot["liquidator"]
+    status = auction.status(lot["auction_id"])
+    price = linear_price(TOP, 1800)  # exactly cusp * top: the last moment before a reset is due
+    assert price * WAD == LINEAR_CURVE[6] * TOP
+    bad_before = engine.bad_debt()
+    tx = take_at(lot, lot["start"] + 1800, keeper, status["lot"], price)
+    owe = status["lot"] * price // WAD
+    assert owe < status["target"]
+    assert tx.events["Take"]["owe"] == owe and tx.events["Take"]["lot"] == 0
+    left = status["debt"] - owe * RAY
+    assert tx.events["AuctionFinished"]["bad_debt"] == left
+    assert tx.events["AuctionFinished"]["collateral_returned"] == 0
+    assert engine.bad_debt() == bad_before + left
+    assert engine.debt_in_auction() == 0
+    assert liquidator.room(lot["weth_type"])[1] == 0
+    assert conserved(lot)
+
+    surplus, bad = engine.surplus(), engine.bad_debt()
+    tx = engine.settle_bad_debt({"from": keeper})
+    settled = min(surplus, bad)
+    assert tx.return_value == settled
+    assert (engine.surplus(), engine.bad_debt()) == (surplus - settled, bad - settled)
+    assert conserved(lot)
+
+
+# ------------------------------------------------------------------ reset
+def test_reset__not_needed__reverts(lot, keeper):
+    mine_at(lot["start"] + 1800)
+    with brownie.reverts("auction: no reset needed"):
+        lot["auction"].reset(lot["auction_id"], keeper, {"from": keeper})
+
+
+def test_reset__price_below_cusp__restarts_from_oracle_and_pays_incentive(lot, keeper, reporter):
+    auction, engine, token = lot["auction"], lot["engine"], lot["debt_token"]
+    set_next_timestamp(lot["start"] + 1801)
+    lot["feed"].set_price(1_300 * WAD, {"from": reporter})
+    status = auction.status(lot["auction_id"])
+    assert status["needs_reset"]
+    with brownie.reverts("auction: needs reset"):
+        auction.take(lot["auction_id"], WAD, MAX_UINT256, keeper, b"", {"from": keeper})
+    balance, bad = token.balanceOf(keeper), engine.bad_debt()
+    tx = auction.reset(lot["auction_id"], keeper, {"from": keeper})
+    flat, percent, cap = RESET_INCENTIVE
+    incentive = min(flat + mul_div(status["target"], percent, WAD, False), cap)
+    new_top = mul_div(1_300 * WAD, LINEAR_CURVE[1], WAD, False)
+    assert tx.return_value == new_top
+    assert tx.events["AuctionReset"]["incentive"] == incentive
+    assert token.balanceOf(keeper) == balance + incentive
+    assert engine.bad_debt() == bad + incentive * RAY
+    after = auction.status(lot["auction_id"])
+    assert (after["top"], after["price"], after["started_at"]) == (new_top, new_top, tx.timestamp)
+    assert not after["needs_reset"]
+    assert (after["lot"], after["target"], after["debt"]) == (status["lot"], status["target"], status["debt"])
+    assert conserved(lot)
+
+
+# ------------------------------------------------------------------ stop levels
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_stop_level__set__blocks_kick_reset_take(lot, keeper, admin, level):
+    auction, liquidator = lot["auction"], lot["liquidator"]
+    auction.set_stop_level(level, {"from": admin})
+    with brownie.reverts("auction: stopped"):
+        liquidator.liquidate(lot["unsafe2"], keeper, {"from": keeper})
+    mine_at(lot["start"] + 1801)  # the lot needs a reset
+    if level >= 2:
+        with brownie.reverts("auction: stopped"):
+            auction.reset(lot["auction_id"], keeper, {"from": keeper})
+    else:
+        auction.reset(lot["auction_id"], keeper, {"from": keeper})
+    if level >= 3:
+        with brownie.reverts("auction: stopped"):
+            auction.take(lot["auction_id"], WAD, MAX_UINT256, keeper, b"", {"from": keeper})
+    elif level == 1:
+        auction.take(lot["auction_id"], WAD, MAX_UINT256, keeper, b"", {"from": keeper})
+    assert conserved(lot)
+
+
+# ------------------------------------------------------------------ flash take
+def test_flash_take__mode_pay__collateral_first_then_payment(lot, keeper, flash_taker):
+    lot["debt_token"].transfer(flash_taker, 20_000 * WAD, {"from": keeper})
+    status = lot["auction"].status(lot["auction_id"])
+    price = linear_price(TOP, 600)
+    set_next_timestamp(lot["start"] + 600)
+    tx = flash_taker.flash_take(lot["auction_id"], WAD, price, {"from": keeper})
+    assert flash_taker.callbacks() == 1
+    assert tx.events["Called"]["owe"] == price and tx.events["Called"]["collateral"] == WAD
+    assert lot["weth"].balanceOf(flash_taker) == WAD
+    assert lot["debt_token"].balanceOf(flash_taker) == 20_000 * WAD - price
+    names = [(e.name, e.address) for e in tx.events]
+    weth_in = names.index(("Transfer", lot["weth"].address))
+    called = names.index(("Called", flash_taker.address))
+    burned = names.index(("Transfer", lot["debt_token"].address))
+    assert weth_in < called < burned
+    assert lot["auction"].status(lot["auction_id"])["lot"] == status["lot"] - WAD
+    assert conserved(lot)
+
+
+@pytest.mark.parametrize("mode,message", [
+    (MODE_REVERT, "flash: callback failed"),
+    (MODE_REENTER_ENGINE, "engine: locked during auction callback"),
+    (MODE_REENTER_AUCTION, None),
+])
+def test_flash_take__misbehaving_callback__reverts_and_changes_nothing(lot, keeper, flash_taker, mode, message):
+    lot["debt_token"].transfer(flash_taker, 20_000 * WAD, {"from": keeper})
+    flash_taker.set_mode(mode, {"from": keeper})
+    before = snapshot(lot, keeper, flash_taker)
+    set_next_timestamp(lot["start"] + 600)
+    with brownie.reverts(message):
+        flash_taker.flash_take(lot["auction_id"], WAD, MAX_UINT256, {"from": keeper})
+    assert snapshot(lot, keeper, flash_taker) == before
+    assert flash_taker.callbacks() == 0
+    assert conserved(lot)
+
+
+def test_flash_take__without_debt_tokens__reverts_and_changes_nothing(lot, keeper, flash_taker):
+    before = snapshot(lot, keeper, flash_taker)
+    set_next_timestamp(lot["start"] + 600)
+    with brownie.reverts("token: insufficient balance"):
+        flash_taker.flash_take(lot["auction_id"], WAD, MAX_UINT256, {"from": keeper})
+    assert snapshot(lot, keeper, flash_taker) == before
+    assert conserved(lot)
