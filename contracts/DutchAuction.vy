@@ -158,6 +158,9 @@ event IncentivesSet:
 event StopLevelSet:
     level: uint256
 
+event LiquidatorSet:
+    liquidator: indexed(address)
+
 event AuctionDustUpdated:
     collateral_type: indexed(uint256)
     dust: uint256  # WAD
@@ -381,6 +384,7 @@ def set_liquidator(new_liquidator: address):
     access_control._check_role(ROLE_AUCTION_ADMIN)
     assert new_liquidator != empty(address), "auction: zero liquidator"
     self.liquidator = new_liquidator
+    log LiquidatorSet(liquidator=new_liquidator)
 
 
 @external

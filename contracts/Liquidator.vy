@@ -44,7 +44,6 @@ interface IDutchAuction:
 ROLE_LIQUIDATION_ADMIN: constant(uint256) = 1
 
 WAD: constant(uint256) = fixed_point.WAD
-RAY: constant(uint256) = fixed_point.RAY
 MAX_BATCH: constant(uint256) = 50  # vaults per liquidate_many
 MAX_UINT128: constant(uint256) = 2 ** 128 - 1
 MAX_REWARD_FLAT: constant(uint256) = 1_000 * WAD

@@ -285,3 +285,18 @@ def test_flash_take__without_debt_tokens__reverts_and_changes_nothing(lot, keepe
         flash_taker.flash_take(lot["auction_id"], WAD, MAX_UINT256, {"from": keeper})
     assert snapshot(lot, keeper, flash_taker) == before
     assert conserved(lot)
+
+
+def test_set_liquidator__by_admin__sets_and_emits(liquidation_system, admin, stranger):
+    auction = liquidation_system["auction"]
+    tx = auction.set_liquidator(stranger, {"from": admin})
+    assert auction.liquidator() == stranger
+    assert tx.events["LiquidatorSet"]["liquidator"] == stranger
+
+
+def test_set_liquidator__zero_address__reverts(liquidation_system, admin):
+    auction = liquidation_system["auction"]
+    before = auction.liquidator()
+    with brownie.reverts("auction: zero liquidator"):
+        auction.set_liquidator("0x0000000000000000000000000000000000000000", {"from": admin})
+    assert auction.liquidator() == before
