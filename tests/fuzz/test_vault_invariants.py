@@ -58,6 +58,14 @@ class VaultStateMachine:
             assert exc.revert_msg in ALLOWED_REVERTS.get(action, set()), f"{action}: unexpected revert {exc.revert_msg!r}"
             return None
 
+    def _indebted_vault(self, pick):
+        """`vault_info` of the picked open vault, or None when there is none or it owes nothing."""
+        vault_id = self._vault(pick)
+        if vault_id is None:
+            return None
+        info = self.engine.vault_info(vault_id)
+        return info if info["debt"] != 0 else None
+
     def _debt(self, vault_id):
         return self.engine.vault_info(vault_id)["debt"]
 
@@ -119,26 +127,20 @@ class VaultStateMachine:
             assert self.token.totalSupply() == supply_before + amount
 
     def rule_repay(self, st_pick, st_fraction):
-        vault_id = self._vault(st_pick)
-        if vault_id is None:
+        info = self._indebted_vault(st_pick)
+        if info is None:
             return
-        info = self.engine.vault_info(vault_id)
-        if info["debt"] == 0:
-            return
-        owner = info["owner"]
+        vault_id, owner = info["vault_id"], info["owner"]
         amount = max(info["debt"] * st_fraction // 10_000, 1)
         if self._attempt("repay", self.engine.repay, vault_id, amount, {"from": owner}):
             after = self.engine.vault_info(vault_id)
             assert info["debt"] - after["debt"] <= amount, "repay may not cancel more debt than was paid"
 
     def rule_repay_all(self, st_pick):
-        vault_id = self._vault(st_pick)
-        if vault_id is None:
+        info = self._indebted_vault(st_pick)
+        if info is None:
             return
-        info = self.engine.vault_info(vault_id)
-        if info["debt"] == 0:
-            return
-        owner = info["owner"]
+        vault_id, owner = info["vault_id"], info["owner"]
         balance = self.token.balanceOf(owner)
         if self._attempt("repay", self.engine.repay, vault_id, 2**256 - 1, {"from": owner}):
             assert balance - self.token.balanceOf(owner) >= info["debt"], "repaying all must burn at least the debt"
