@@ -98,6 +98,16 @@ class DeployError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------- config
+def _reject_unknown_keys(cls: type, data: dict[str, Any], what: str) -> set[str]:
+    """Raise DeployError naming any key of ``data`` that is not a field of ``cls``;
+    return the field names."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise DeployError(f"{what}: unknown keys {unknown}")
+    return known
+
+
 @dataclass
 class CollateralConfig:
     """One collateral type to list. Amounts are whole units (Decimal), not WAD."""
@@ -124,10 +134,7 @@ class CollateralConfig:
         data = dict(data)
         if "annual_fee" in data:  # friendlier than the RAY factor: "0.05" for 5 %/yr
             data["stability_fee"] = per_second_rate(str(data.pop("annual_fee")))
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise DeployError(f"collateral {data.get('symbol', '?')}: unknown keys {unknown}")
+        _reject_unknown_keys(cls, data, f"collateral {data.get('symbol', '?')}")
         for key in ("price", "liquidation_ratio", "debt_ceiling", "dust", "liquidation_penalty", "volatility"):
             if key in data:
                 data[key] = Decimal(str(data[key]))
@@ -162,10 +169,7 @@ class FeedConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FeedConfig":
         data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise DeployError(f"feed config: unknown keys {unknown}")
+        known = _reject_unknown_keys(cls, data, "feed config")
         for key in known - {"reporters"}:
             if key in data:
                 data[key] = int(data[key])
@@ -236,10 +240,7 @@ class AuctionConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AuctionConfig":
         data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise DeployError(f"auction config: unknown keys {unknown}")
+        known = _reject_unknown_keys(cls, data, "auction config")
         if data.get("kind") == "exponential":  # sensible defaults for the exponential curve
             data.setdefault("step", 60)
             data.setdefault("cut", "0.99")
@@ -313,10 +314,7 @@ class DeployConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DeployConfig":
         data = dict(data)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise DeployError(f"deploy config: unknown keys {unknown}")
+        _reject_unknown_keys(cls, data, "deploy config")
         if "collateral" in data:
             data["collateral"] = [CollateralConfig.from_dict(c) for c in data["collateral"]]
         if "feed" in data:
