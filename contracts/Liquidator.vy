@@ -33,7 +33,6 @@ interface IVaultEngine:
     def seize(vault_id: uint256, max_target: uint256) -> (address, uint256, uint256, uint256, uint256, uint256): nonpayable
     def vault_position(vault_id: uint256) -> (address, uint256, uint256, uint256): view
     def mint_incentive(receiver: address, amount: uint256): nonpayable
-    def is_liquidatable(vault_id: uint256) -> bool: view
 
 
 interface IDutchAuction:
@@ -46,6 +45,9 @@ ROLE_LIQUIDATION_ADMIN: constant(uint256) = 1
 WAD: constant(uint256) = fixed_point.WAD
 MAX_BATCH: constant(uint256) = 50  # vaults per liquidate_many
 MAX_UINT128: constant(uint256) = 2 ** 128 - 1
+# caps on target in auction: at most 2**96 - 1 WAD (~7.9e10 kUSD), so that every lot's
+# target fits the auction's 96-bit field
+MAX_LIMIT: constant(uint256) = 2 ** 96 - 1
 MAX_REWARD_FLAT: constant(uint256) = 1_000 * WAD
 MAX_REWARD_PERCENT: constant(uint256) = WAD // 20  # 5 % of the target
 MAX_REWARD_CAP: constant(uint256) = 100_000 * WAD
@@ -200,11 +202,12 @@ def auction_finished(collateral_type: uint256, target: uint256):
 @external
 def set_type_limit(collateral_type: uint256, limit: uint256):
     """
-    @notice Most target (WAD) a collateral type may have in auction. ROLE_LIQUIDATION_ADMIN.
+    @notice Most target (WAD, at most 2**96 - 1) a collateral type may have in
+            auction. ROLE_LIQUIDATION_ADMIN.
     """
     access_control._check_role(ROLE_LIQUIDATION_ADMIN)
     assert collateral_type != 0, "liquidator: type 0 is the global limit"
-    assert limit <= MAX_UINT128, "liquidator: limit out of bounds"
+    assert limit <= MAX_LIMIT, "liquidator: limit out of bounds"
     room: uint256 = self._type_room[collateral_type]
     self._type_room[collateral_type] = limit | ((room >> 128) << 128)
     log LimitsSet(collateral_type=collateral_type, limit=limit)
@@ -213,10 +216,11 @@ def set_type_limit(collateral_type: uint256, limit: uint256):
 @external
 def set_global_limit(limit: uint256):
     """
-    @notice Most target (WAD) all types together may have in auction. ROLE_LIQUIDATION_ADMIN.
+    @notice Most target (WAD, at most 2**96 - 1) all types together may have in
+            auction. ROLE_LIQUIDATION_ADMIN.
     """
     access_control._check_role(ROLE_LIQUIDATION_ADMIN)
-    assert limit <= MAX_UINT128, "liquidator: limit out of bounds"
+    assert limit <= MAX_LIMIT, "liquidator: limit out of bounds"
     room: uint256 = self._global_room
     self._global_room = limit | ((room >> 128) << 128)
     log LimitsSet(collateral_type=0, limit=limit)

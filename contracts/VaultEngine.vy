@@ -53,6 +53,8 @@ ROLE_TREASURY: constant(uint256) = 8
 ROLE_LIQUIDATOR: constant(uint256) = 16
 # the DutchAuction: pay out auctioned collateral, take payments, record bad debt
 ROLE_AUCTION: constant(uint256) = 32
+# the GlobalSettlement: shut the system down, settle vaults and lots, pay claims
+ROLE_SETTLEMENT: constant(uint256) = 64
 
 # ---------------------------------------------------------------- bounds
 WAD: constant(uint256) = fixed_point.WAD
@@ -67,9 +69,12 @@ MAX_STABILITY_FEE: constant(uint256) = RAY + 21_979_553_151 * 10 ** 9
 # liquidation penalty: 0 % .. 50 % on top of the debt (WAD factor)
 MAX_LIQUIDATION_PENALTY: constant(uint256) = WAD + WAD // 2
 MAX_TOKEN_DECIMALS: constant(uint8) = 18
+# bounds the shutdown's loop over the types
+MAX_COLLATERAL_TYPES: constant(uint256) = 64
+# a type's last-accrual time after shutdown: later than any block, so fees stop
+FROZEN: constant(uint256) = 2 ** 48 - 1
 # WAD amounts in packed slots live in 128 bits
 MAX_UINT128: constant(uint256) = 2 ** 128 - 1
-MAX_BATCH: constant(uint256) = 100
 # dynamic margin: required ratio = base + min(k * sigma, cap); k and cap in bps
 BPS: constant(uint256) = 10_000
 MAX_VOLATILITY_K_BPS: constant(uint256) = 50_000  # k <= 5
@@ -187,6 +192,30 @@ event SurplusWithdrawn:
     receiver: indexed(address)
     amount: uint256  # WAD debt tokens minted from the surplus
 
+event Shutdown:
+    timestamp: uint256  # unix seconds; rates are frozen from here on
+
+event VaultSettled:
+    vault_id: indexed(uint256)
+    collateral_type: indexed(uint256)
+    collateral: uint256  # WAD moved to the redemption pool
+    debt: uint256  # RAD of vault debt settled
+    shortfall: uint256  # WAD of collateral the debt needed beyond what the vault had
+
+event LotSettled:
+    collateral_type: indexed(uint256)
+    owner: indexed(address)
+    collateral: uint256  # WAD moved to the redemption pool
+    returned: uint256  # WAD paid back to the vault owner
+    debt: uint256  # RAD of auctioned debt settled
+    shortfall: uint256  # WAD
+
+event SettlementCollateralReleased:
+    collateral_type: indexed(uint256)
+    receiver: indexed(address)
+    amount: uint256  # token units paid out of the redemption pool
+    dust: uint256  # WAD below one token unit, kept by the system
+
 # ---------------------------------------------------------------- views' shapes
 struct CollateralTypeInfo:
     token: address
@@ -204,19 +233,6 @@ struct CollateralTypeInfo:
     normalized_debt: uint256  # WAD
     debt: uint256  # WAD, at the current rate, rounded up
     collateral_dust: uint256  # WAD
-
-struct VaultInfo:
-    vault_id: uint256
-    owner: address
-    collateral_type: uint256
-    collateral: uint256  # WAD
-    normalized_debt: uint256  # WAD
-    debt: uint256  # WAD with fees to now, rounded up
-    collateral_value: uint256  # WAD at the oracle price, rounded down
-    collateral_ratio: uint256  # WAD; max_value(uint256) when debt is zero
-    max_borrow: uint256  # WAD more debt the vault could take now
-    safe: bool
-    price_fresh: bool
 
 # ---------------------------------------------------------------- storage
 # debt token this engine mints and burns
@@ -262,6 +278,12 @@ bad_debt: public(uint256)
 type_collateral_in_auction: public(HashMap[uint256, uint256])
 # set while a flash-take callback runs: every vault action reverts
 _auction_lock: transient(bool)
+# when the system was shut down, unix seconds; 0 while live
+shutdown_at: public(uint256)
+# vault and auction debt settled against collateral at the frozen prices, RAD
+settled_debt: public(uint256)
+# type => collateral taken by settlement, awaiting redemption by holders, WAD
+type_collateral_settled: public(HashMap[uint256, uint256])
 
 
 @deploy
@@ -320,32 +342,36 @@ def _token(collateral_type: uint256) -> (address, uint256):
 # ================================================================ fees
 @internal
 @view
-def _rate_now(collateral_type: uint256) -> (uint256, uint256, bool):
+def _rate_now(collateral_type: uint256) -> (uint256, uint256, uint256):
     """
-    @dev (stored rate, rate to now rounded up, whether time moved) -- RAY.
+    @dev (stored rate, rate to now rounded up -- both RAY, last accrual time).
+         After shutdown the last accrual time is FROZEN and the rate stays put.
     """
     packed: uint256 = self._type_accrual[collateral_type]
     rate: uint256 = packed & MASK_208
     last: uint256 = packed >> 208
-    if last == block.timestamp:
-        return rate, rate, False
+    if last >= block.timestamp:
+        return rate, rate, last
     fee: uint256 = RAY + (self._type_limits[collateral_type] >> 176)
     if fee == RAY:
-        return rate, rate, True
+        return rate, rate, last
     growth: uint256 = fixed_point.rpow(fee, block.timestamp - last, True)
-    return rate, fixed_point.mul_div(rate, growth, RAY, True), True
+    return rate, fixed_point.mul_div(rate, growth, RAY, True), last
 
 
 @internal
 def _accrue(collateral_type: uint256) -> uint256:
     """
     @dev Bring the type's rate to now and credit the fees to the surplus. RAY.
+         Every action that changes debt accrues first, so this is where a
+         shut-down system refuses them.
     """
     old_rate: uint256 = 0
     new_rate: uint256 = 0
-    moved: bool = False
-    old_rate, new_rate, moved = self._rate_now(collateral_type)
-    if not moved:
+    last: uint256 = 0
+    old_rate, new_rate, last = self._rate_now(collateral_type)
+    if last >= block.timestamp:
+        assert last != FROZEN, "engine: shut down"
         return new_rate
     assert new_rate <= MASK_208, "engine: rate overflow"
     self._type_accrual[collateral_type] = new_rate | (block.timestamp << 208)
@@ -365,12 +391,21 @@ def _price(collateral_type: uint256) -> (uint256, uint256):
     @dev (price WAD, liquidation ratio WAD); reverts on a stale or zero price.
     """
     risk: uint256 = self._type_risk[collateral_type]
+    return self._peek(risk), self._required_ratio(risk)
+
+
+@internal
+@view
+def _peek(risk: uint256) -> uint256:
+    """
+    @dev The price (WAD) from the oracle in a type's risk slot; reverts when stale or zero.
+    """
     price: uint256 = 0
     fresh: bool = False
     price, fresh = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).peek()
     assert fresh, "engine: oracle stale"
     assert price != 0, "engine: oracle price zero"
-    return price, self._required_ratio(risk)
+    return price
 
 
 @internal
@@ -695,11 +730,13 @@ def add_collateral_type(
     @return The new type's id.
     """
     access_control._check_role(ROLE_COLLATERAL_ADMIN)
+    self._check_live()
     assert token != empty(address), "engine: zero token"
     assert self.collateral_type_of_token[token] == 0, "engine: token already listed"
     decimals: uint8 = staticcall IERC20Detailed(token).decimals()
     assert decimals <= MAX_TOKEN_DECIMALS, "engine: token decimals above 18"
     collateral_type: uint256 = self.collateral_type_count + 1
+    assert collateral_type <= MAX_COLLATERAL_TYPES, "engine: too many collateral types"
     self.collateral_type_count = collateral_type
     self.collateral_type_of_token[token] = collateral_type
     scale: uint256 = 10 ** convert(MAX_TOKEN_DECIMALS - decimals, uint256)
@@ -843,6 +880,7 @@ def withdraw_surplus(receiver: address, amount: uint256):
     @notice Mint `amount` (WAD) debt tokens out of the surplus. ROLE_TREASURY.
     """
     access_control._check_role(ROLE_TREASURY)
+    self._check_live()
     assert amount != 0, "engine: zero amount"
     assert receiver != empty(address), "engine: zero receiver"
     surplus: uint256 = self.surplus
@@ -866,8 +904,9 @@ def seize(vault_id: uint256, max_target: uint256) -> (address, uint256, uint256,
     @notice Move an unsafe vault's collateral and debt into liquidation: as much
             debt as keeps debt * penalty within `max_target` (WAD), with the
             collateral pro rata, never leaving a remainder below dust. ROLE_LIQUIDATOR.
-    @dev The vault must be unsafe at a fresh price. The debt moves to
-         `debt_in_auction` (RAD) and the collateral to `type_collateral_in_auction`.
+    @dev The vault must be unsafe at a fresh price. The debt, rounded up to whole
+         WAD (the rounding goes to the surplus), moves to `debt_in_auction` (RAD)
+         and the collateral to `type_collateral_in_auction`.
     @return (owner, collateral type, collateral WAD, debt RAD, price WAD,
              target WAD = debt * penalty rounded up, at most max_target)
     """
@@ -900,11 +939,16 @@ def seize(vault_id: uint256, max_target: uint256) -> (address, uint256, uint256,
         seized = fixed_point.mul_div(collateral, taken, normalized_debt, True)
     self._vault_position[vault_id] = (collateral - seized) | ((normalized_debt - taken) << 128)
     self.type_normalized_debt[collateral_type] -= taken
-    debt: uint256 = taken * rate
+    # the auction keeps debt in whole WAD: rounded up, the rounding (under one wei)
+    # credited to the surplus so that the ledger stays exact
+    debt_wad: uint256 = fixed_point.mul_div(taken, rate, RAY, True)
+    debt: uint256 = debt_wad * RAY
     self.debt_in_auction += debt
+    if debt != taken * rate:
+        self.surplus += debt - taken * rate
     self.type_collateral_in_auction[collateral_type] += seized
     log Seized(vault_id=vault_id, collateral_type=collateral_type, collateral=seized, normalized_debt=taken, debt=debt)
-    target: uint256 = fixed_point.mul_div(fixed_point.mul_div(taken, rate, RAY, True), penalty, WAD, True)
+    target: uint256 = fixed_point.mul_div(debt_wad, penalty, WAD, True)
     return owner, collateral_type, seized, debt, price, target
 
 
@@ -921,6 +965,18 @@ def auction_release(collateral_type: uint256, receiver: address, amount: uint256
 @internal
 def _auction_release(collateral_type: uint256, receiver: address, amount: uint256):
     self.type_collateral_in_auction[collateral_type] -= amount
+    payout: uint256 = 0
+    dust: uint256 = 0
+    payout, dust = self._pay_out(collateral_type, receiver, amount)
+    log AuctionCollateralReleased(collateral_type=collateral_type, receiver=receiver, amount=payout, dust=dust)
+
+
+@internal
+def _pay_out(collateral_type: uint256, receiver: address, amount: uint256) -> (uint256, uint256):
+    """
+    @dev Send `amount` WAD of collateral, rounded down to token units; the
+         remainder becomes tracked dust. Returns (token units paid, WAD dust).
+    """
     token: address = empty(address)
     scale: uint256 = 0
     token, scale = self._token(collateral_type)
@@ -930,7 +986,7 @@ def _auction_release(collateral_type: uint256, receiver: address, amount: uint25
         self.type_collateral_dust[collateral_type] += dust
     if payout != 0:
         self._push_collateral(token, receiver, payout)
-    log AuctionCollateralReleased(collateral_type=collateral_type, receiver=receiver, amount=payout, dust=dust)
+    return payout, dust
 
 
 @external
@@ -984,6 +1040,8 @@ def mint_incentive(receiver: address, amount: uint256):
             cancels it (`settle_bad_debt`). ROLE_LIQUIDATOR or ROLE_AUCTION.
     """
     assert access_control.roles[msg.sender] & (ROLE_LIQUIDATOR | ROLE_AUCTION) != 0, "access: missing role"
+    # no shutdown check here (it would cost every liquidation a cold read): after
+    # shutdown neither caller can get this far, as seize reverts and the auction is stopped
     if amount == 0:
         return
     self.bad_debt += amount * RAY
@@ -1014,44 +1072,119 @@ def settle_bad_debt() -> uint256:
     return settled
 
 
+# ================================================================ shutdown (GlobalSettlement only)
+@internal
+@view
+def _check_live():
+    assert self.shutdown_at == 0, "engine: shut down"
+
+
+@internal
+@pure
+def _collateral_for(debt: uint256, price: uint256) -> uint256:
+    """
+    @dev Collateral (WAD) worth `debt` (RAD) at `price` (WAD per whole unit),
+         rounded up: the settled debtor never gives up less than it owes.
+    """
+    return fixed_point.mul_div(debt, 1, price * 10 ** 9, True)
+
+
+@external
+def shutdown():
+    """
+    @notice Shut the system down for global settlement: accrue every type's fee
+            to now, then freeze the rates. From here on nothing may borrow,
+            repay, liquidate, add types, mint incentives or withdraw surplus;
+            vaults without debt may still withdraw and close. ROLE_SETTLEMENT.
+    """
+    access_control._check_role(ROLE_SETTLEMENT)
+    self._check_live()
+    count: uint256 = self.collateral_type_count
+    for collateral_type: uint256 in range(1, MAX_COLLATERAL_TYPES + 1):
+        if collateral_type > count:
+            break
+        rate: uint256 = self._accrue(collateral_type)
+        self._type_accrual[collateral_type] = rate | (FROZEN << 208)
+    self.shutdown_at = block.timestamp
+    log Shutdown(timestamp=block.timestamp)
+
+
+@external
+def settle_vault(vault_id: uint256, price: uint256) -> (uint256, uint256):
+    """
+    @notice Settle a vault's debt at the frozen `price` (WAD): collateral worth
+            the debt (rounded up, at most all of it) moves to the redemption pool,
+            the debt to `settled_debt`; the rest stays the owner's to withdraw.
+            ROLE_SETTLEMENT, after shutdown.
+    @return (collateral moved WAD, shortfall WAD: what the debt needed beyond it)
+    """
+    access_control._check_role(ROLE_SETTLEMENT)
+    assert self.shutdown_at != 0, "engine: not shut down"
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    position: uint256 = self._vault_position[vault_id]
+    collateral: uint256 = position & MASK_128
+    normalized_debt: uint256 = position >> 128
+    assert normalized_debt != 0, "engine: vault has no debt"
+    debt: uint256 = normalized_debt * (self._type_accrual[collateral_type] & MASK_208)
+    owed: uint256 = self._collateral_for(debt, price)
+    taken: uint256 = min(owed, collateral)
+    self._vault_position[vault_id] = collateral - taken
+    self.type_normalized_debt[collateral_type] -= normalized_debt
+    self.settled_debt += debt
+    self.type_collateral_settled[collateral_type] += taken
+    log VaultSettled(vault_id=vault_id, collateral_type=collateral_type, collateral=taken, debt=debt, shortfall=owed - taken)
+    return taken, owed - taken
+
+
+@external
+def settle_lot(collateral_type: uint256, owner: address, lot: uint256, debt: uint256, price: uint256) -> (uint256, uint256):
+    """
+    @notice Settle a cancelled auction lot at the frozen `price` (WAD): collateral
+            worth its remaining vault debt `debt` (RAD; the penalty is dropped)
+            moves to the redemption pool, the rest of `lot` (WAD) goes back to
+            the vault's `owner`. ROLE_SETTLEMENT, after shutdown.
+    @return (collateral moved WAD, shortfall WAD)
+    """
+    access_control._check_role(ROLE_SETTLEMENT)
+    assert self.shutdown_at != 0, "engine: not shut down"
+    owed: uint256 = self._collateral_for(debt, price)
+    taken: uint256 = min(owed, lot)
+    self.debt_in_auction -= debt
+    self.settled_debt += debt
+    self.type_collateral_in_auction[collateral_type] -= lot
+    self.type_collateral_settled[collateral_type] += taken
+    if lot != taken:
+        self._pay_out(collateral_type, owner, lot - taken)
+    log LotSettled(collateral_type=collateral_type, owner=owner, collateral=taken, returned=lot - taken, debt=debt, shortfall=owed - taken)
+    return taken, owed - taken
+
+
+@external
+def settlement_release(collateral_type: uint256, receiver: address, amount: uint256):
+    """
+    @notice Pay `amount` (WAD) out of a type's redemption pool to `receiver`,
+            rounded down to token units. ROLE_SETTLEMENT.
+    """
+    access_control._check_role(ROLE_SETTLEMENT)
+    self.type_collateral_settled[collateral_type] -= amount
+    payout: uint256 = 0
+    dust: uint256 = 0
+    payout, dust = self._pay_out(collateral_type, receiver, amount)
+    log SettlementCollateralReleased(collateral_type=collateral_type, receiver=receiver, amount=payout, dust=dust)
+
+
 @external
 @view
 def fresh_price(collateral_type: uint256) -> uint256:
     """
     @notice The oracle's current price (WAD); reverts when stale or zero.
     """
-    self._check_type(collateral_type)
-    price: uint256 = 0
-    ratio: uint256 = 0
-    price, ratio = self._price(collateral_type)
-    return price
-
-
-@external
-@view
-def is_liquidatable(vault_id: uint256) -> bool:
-    """
-    @notice Whether `seize` would accept the vault now (it exists, the price is
-            fresh, and it is unsafe at the current rate). Never reverts.
-    """
-    meta: uint256 = self._vault_meta[vault_id]
-    if meta == 0:
-        return False
-    collateral_type: uint256 = meta >> 160
-    position: uint256 = self._vault_position[vault_id]
-    if position >> 128 == 0:
-        return False
+    # a listed type's risk slot is never zero (it holds the oracle): one read checks both
     risk: uint256 = self._type_risk[collateral_type]
-    price: uint256 = 0
-    fresh: bool = False
-    price, fresh = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).peek()
-    if not fresh or price == 0:
-        return False
-    stored: uint256 = 0
-    rate: uint256 = 0
-    moved: bool = False
-    stored, rate, moved = self._rate_now(collateral_type)
-    return not self._is_safe(position & MASK_128, position >> 128, rate, price, self._required_ratio(risk))
+    assert risk != 0, "engine: unknown collateral type"
+    return self._peek(risk)
 
 
 # ================================================================ views
@@ -1064,8 +1197,8 @@ def current_rate(collateral_type: uint256) -> uint256:
     self._check_type(collateral_type)
     stored: uint256 = 0
     rate: uint256 = 0
-    moved: bool = False
-    stored, rate, moved = self._rate_now(collateral_type)
+    last: uint256 = 0
+    stored, rate, last = self._rate_now(collateral_type)
     return rate
 
 
@@ -1095,8 +1228,8 @@ def collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo:
     accrual: uint256 = self._type_accrual[collateral_type]
     stored: uint256 = 0
     rate: uint256 = 0
-    moved: bool = False
-    stored, rate, moved = self._rate_now(collateral_type)
+    last: uint256 = 0
+    stored, rate, last = self._rate_now(collateral_type)
     normalized_debt: uint256 = self.type_normalized_debt[collateral_type]
     token: address = empty(address)
     scale: uint256 = 0
@@ -1118,86 +1251,6 @@ def collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo:
         debt=fixed_point.mul_div(normalized_debt, rate, RAY, True),
         collateral_dust=self.type_collateral_dust[collateral_type],
     )
-
-
-@internal
-@view
-def _vault_info(vault_id: uint256) -> VaultInfo:
-    owner: address = empty(address)
-    collateral_type: uint256 = 0
-    owner, collateral_type = self._vault(vault_id)
-    position: uint256 = self._vault_position[vault_id]
-    collateral: uint256 = position & MASK_128
-    normalized_debt: uint256 = position >> 128
-    stored: uint256 = 0
-    rate: uint256 = 0
-    moved: bool = False
-    stored, rate, moved = self._rate_now(collateral_type)
-    debt: uint256 = fixed_point.mul_div(normalized_debt, rate, RAY, True)
-    risk: uint256 = self._type_risk[collateral_type]
-    ratio: uint256 = self._required_ratio(risk)
-    price: uint256 = 0
-    fresh: bool = False
-    price, fresh = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).peek()
-    value: uint256 = fixed_point.mul_div(collateral, price, WAD, False)
-    collateral_ratio: uint256 = max_value(uint256)
-    if debt != 0:
-        collateral_ratio = fixed_point.mul_div(value, WAD, debt, False)
-    # the most normalised debt the collateral and the ceiling allow, each rounded
-    # down, so that borrowing exactly `max_borrow` now passes every check
-    max_borrow: uint256 = 0
-    if fresh and price != 0:
-        limits: uint256 = self._type_limits[collateral_type]
-        vault_cap: uint256 = fixed_point.mul_div(fixed_point.mul_div(value, WAD, ratio, False), RAY, rate, False)
-        type_cap: uint256 = fixed_point.mul_div(limits & MASK_96, RAY, rate, False)
-        type_debt: uint256 = self.type_normalized_debt[collateral_type]
-        if vault_cap > normalized_debt and type_cap > type_debt:
-            room: uint256 = min(vault_cap - normalized_debt, type_cap - type_debt)
-            max_borrow = fixed_point.mul_div(room, rate, RAY, False)
-            # a vault without debt must borrow at least the dust
-            if normalized_debt == 0 and max_borrow < (limits >> 96) & MASK_80:
-                max_borrow = 0
-    return VaultInfo(
-        vault_id=vault_id,
-        owner=owner,
-        collateral_type=collateral_type,
-        collateral=collateral,
-        normalized_debt=normalized_debt,
-        debt=debt,
-        collateral_value=value,
-        collateral_ratio=collateral_ratio,
-        max_borrow=max_borrow,
-        safe=self._is_safe(collateral, normalized_debt, rate, price, ratio),
-        price_fresh=fresh and price != 0,
-    )
-
-
-@external
-@view
-def vault_info(vault_id: uint256) -> VaultInfo:
-    """
-    @notice A vault's owner, collateral, debt to now, ratio, headroom and safety.
-    @dev `safe` uses the oracle's current answer even when stale (see price_fresh).
-    """
-    return self._vault_info(vault_id)
-
-
-@external
-@view
-def vaults_info(vault_ids: DynArray[uint256, MAX_BATCH]) -> DynArray[VaultInfo, MAX_BATCH]:
-    """
-    @notice `vault_info` for up to 100 vaults in one call (keepers, indexers).
-    @dev A closed or unknown id does not revert the batch: its entry has only
-         `vault_id` set (owner is the zero address).
-    """
-    result: DynArray[VaultInfo, MAX_BATCH] = []
-    for vault_id: uint256 in vault_ids:
-        if self._vault_meta[vault_id] == 0:
-            result.append(empty(VaultInfo))
-            result[len(result) - 1].vault_id = vault_id
-        else:
-            result.append(self._vault_info(vault_id))
-    return result
 
 
 @external

@@ -27,7 +27,7 @@ CONFIG_FILE = "brownie-config.yaml"
 #: contracts deploy_system needs (ManualPriceFeed: clients of older manifests read it)
 SYSTEM_CONTRACTS = (
     "DebtToken", "VaultEngine", "PriceFeed", "ChainlinkAdapter", "MockAggregator", "ManualPriceFeed", "MockToken",
-    "DutchAuction", "Liquidator",
+    "DutchAuction", "Liquidator", "VaultLens", "GlobalSettlement",
 )
 COMPILE_TIMEOUT = 900  # seconds
 

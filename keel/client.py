@@ -31,7 +31,7 @@ from .manifest import ORACLE_ABI, TOKEN_ABI, CollateralEntry, Manifest
 from .tx import Sender
 from .units import MAX_UINT256, RAY, WAD
 
-BATCH = 100  # VaultEngine.vaults_info takes at most 100 ids
+BATCH = 100  # VaultLens.vaults_info takes at most 100 ids
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ class ClientError(RuntimeError):
 # ---------------------------------------------------------------------------- view shapes
 @dataclass(frozen=True)
 class VaultInfo:
-    """Mirror of ``VaultEngine.VaultInfo``."""
+    """Mirror of ``VaultLens.VaultInfo``."""
 
     vault_id: int
     owner: str
@@ -100,6 +100,7 @@ class LedgerCheck:
     debt: int  # RAD, sum over types of normalized_debt * stored rate
     debt_in_auction: int = 0  # RAD seized, awaiting auction proceeds
     bad_debt: int = 0  # RAD uncovered by auctions, plus keeper incentives
+    settled_debt: int = 0  # RAD settled against collateral after a shutdown
 
     @property
     def lhs(self) -> int:
@@ -107,7 +108,7 @@ class LedgerCheck:
 
     @property
     def rhs(self) -> int:
-        return self.debt + self.debt_in_auction + self.bad_debt
+        return self.debt + self.debt_in_auction + self.bad_debt + self.settled_debt
 
     @property
     def ok(self) -> bool:
@@ -117,7 +118,7 @@ class LedgerCheck:
 @dataclass(frozen=True)
 class CollateralCheck:
     """Per type: ``balanceOf(engine) * scale == sum(vault collateral) + type_collateral_in_auction
-    + type_collateral_dust`` (WAD)."""
+    + type_collateral_dust + type_collateral_settled`` (WAD)."""
 
     collateral_type: int
     symbol: str
@@ -125,10 +126,11 @@ class CollateralCheck:
     vaults: int  # WAD, sum over the type's vaults
     in_auction: int  # WAD
     dust: int  # WAD
+    settled: int = 0  # WAD in the redemption pool after a shutdown
 
     @property
     def ok(self) -> bool:
-        return self.held == self.vaults + self.in_auction + self.dust
+        return self.held == self.vaults + self.in_auction + self.dust + self.settled
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,11 @@ class KeelClient:
     @property
     def engine(self) -> Contract:
         return self.contract("VaultEngine", self.manifest.address("VaultEngine"))
+
+    @property
+    def lens(self) -> Contract:
+        """VaultLens: vault figures (debt to now, ratio, headroom, safety)."""
+        return self.contract("VaultLens", self.manifest.address("VaultLens"))
 
     @property
     def debt_token(self) -> Contract:
@@ -378,7 +385,7 @@ class KeelClient:
         return self._tx(self.auction.functions.reset(auction_id, keeper or self.address))
 
     def is_liquidatable(self, vault_id: int) -> bool:
-        return bool(self.engine.functions.is_liquidatable(vault_id).call())
+        return bool(self.lens.functions.is_liquidatable(vault_id).call())
 
     def debt_in_auction(self) -> int:
         """Debt seized and not yet covered by auction proceeds, RAD."""
@@ -391,6 +398,51 @@ class KeelClient:
     def settle_bad_debt(self) -> TxReceipt:
         """Cancel bad debt against the surplus (anyone)."""
         return self._tx(self.engine.functions.settle_bad_debt())
+
+    # -- emergency shutdown and global settlement (contracts/GlobalSettlement.vy)
+    @property
+    def settlement(self) -> Contract:
+        return self.contract("GlobalSettlement", self.manifest.address("GlobalSettlement"))
+
+    def is_shut_down(self) -> bool:
+        return int(self.engine.functions.shutdown_at().call()) != 0
+
+    def shutdown(self) -> TxReceipt:
+        """Shut Keel down for global settlement: irreversible (ROLE_SHUTDOWN_ADMIN)."""
+        return self._tx(self.settlement.functions.shutdown())
+
+    def frozen_price(self, key: str | int) -> int:
+        """The type's price frozen at shutdown, WAD (0: not frozen)."""
+        return int(self.settlement.functions.frozen_price(self._type(key)).call())
+
+    def settle_vaults(self, vault_ids: Iterable[int]) -> list[TxReceipt]:
+        """Settle every listed vault with debt, 100 per transaction (anyone, after shutdown)."""
+        ids = list(vault_ids)
+        return [self._tx(self.settlement.functions.settle_vaults(ids[start:start + BATCH]))
+                for start in range(0, len(ids), BATCH)]
+
+    def cancel_auction(self, auction_id: int) -> TxReceipt:
+        """Cancel a running lot and settle its debt at the frozen price (anyone, after shutdown)."""
+        return self._tx(self.settlement.functions.cancel_auction(auction_id))
+
+    def finalize(self, key: str | int) -> TxReceipt:
+        """Fix a type's redemption pool once its vaults are settled and its lots cancelled."""
+        return self._tx(self.settlement.functions.finalize(self._type(key)))
+
+    def redeem(self, amount: int) -> TxReceipt:
+        """Hand in ``amount`` WAD debt tokens for a share of every pool (approves first)."""
+        settlement = self.settlement.address
+        if int(self.debt_token.functions.allowance(self.address, settlement).call()) < amount:
+            self.approve_debt_token(settlement, amount)
+        return self._tx(self.settlement.functions.redeem(amount))
+
+    def claimable(self, key: str | int, holder: str | None = None) -> int:
+        """Collateral (WAD) ``holder`` (default: the sender) could claim of a type now."""
+        return int(self.settlement.functions.claimable(holder or self.address, self._type(key)).call())
+
+    def claim(self, key: str | int, receiver: str | None = None) -> TxReceipt:
+        """Take the sender's share of a finalized type's pool."""
+        return self._tx(self.settlement.functions.claim(self._type(key), receiver or self.address))
 
     # -- admin / reporter
     def set_price(self, key: str | int, price: int) -> TxReceipt:
@@ -421,16 +473,16 @@ class KeelClient:
 
     # -- views
     def vault_info(self, vault_id: int) -> VaultInfo:
-        raw = self.engine.functions.vault_info(vault_id).call()
-        return _from_struct(VaultInfo, struct_fields(self.engine, "vault_info"), raw)
+        raw = self.lens.functions.vault_info(vault_id).call()
+        return _from_struct(VaultInfo, struct_fields(self.lens, "vault_info"), raw)
 
     def vaults_info(self, vault_ids: Iterable[int]) -> list[VaultInfo]:
         """``vault_info`` for many open vaults, 100 per call."""
         ids = list(vault_ids)
         out: list[VaultInfo] = []
         for start in range(0, len(ids), BATCH):
-            chunk = self.engine.functions.vaults_info(ids[start:start + BATCH]).call()
-            out += [_from_struct(VaultInfo, struct_fields(self.engine, "vaults_info"), v) for v in chunk]
+            chunk = self.lens.functions.vaults_info(ids[start:start + BATCH]).call()
+            out += [_from_struct(VaultInfo, struct_fields(self.lens, "vaults_info"), v) for v in chunk]
         return out
 
     def collateral_type_count(self) -> int:
@@ -519,6 +571,7 @@ class KeelClient:
             debt=debt,
             debt_in_auction=int(engine.debt_in_auction().call(block_identifier=block)),
             bad_debt=int(engine.bad_debt().call(block_identifier=block)),
+            settled_debt=int(engine.settled_debt().call(block_identifier=block)),
         )
 
     def collateral_check(self) -> list[CollateralCheck]:
@@ -526,10 +579,10 @@ class KeelClient:
         block = self.w3.eth.block_number
         engine = self.engine.functions
         ids = self.open_vault_ids()
-        names = struct_fields(self.engine, "vaults_info")
+        names = struct_fields(self.lens, "vaults_info")
         totals: dict[int, int] = {}
         for start in range(0, len(ids), BATCH):
-            for raw in engine.vaults_info(ids[start:start + BATCH]).call(block_identifier=block):
+            for raw in self.lens.functions.vaults_info(ids[start:start + BATCH]).call(block_identifier=block):
                 v = dict(zip(names, raw))
                 totals[int(v["collateral_type"])] = totals.get(int(v["collateral_type"]), 0) + int(v["collateral"])
         out = []
@@ -543,6 +596,7 @@ class KeelClient:
                 type_id, symbol, held * int(info["token_scale"]), totals.get(type_id, 0),
                 int(engine.type_collateral_in_auction(type_id).call(block_identifier=block)),
                 int(info["collateral_dust"]),
+                int(engine.type_collateral_settled(type_id).call(block_identifier=block)),
             ))
         return out
 

@@ -73,6 +73,9 @@ ENGINE_ROLE_AUCTION = 32  # the DutchAuction: release collateral, take payments,
 AUCTION_ROLE_KICKER = 1  # the Liquidator starts lots
 AUCTION_ROLE_ADMIN = 2  # curves, incentives, stop level, liquidator
 LIQUIDATOR_ROLE_ADMIN = 1  # caps, rewards, stop
+ENGINE_ROLE_SETTLEMENT = 64  # the GlobalSettlement: shutdown, settle vaults and lots, pay claims
+AUCTION_ROLE_SETTLEMENT = 4  # the GlobalSettlement: stop for good, cancel lots
+SETTLEMENT_ROLE_SHUTDOWN_ADMIN = 1  # may trigger the (irreversible) shutdown
 CURVE_LINEAR = 1
 CURVE_EXPONENTIAL = 2
 FEED_ROLE_REPORTER = 1  # ManualPriceFeed only; PriceFeed reporters are a list (add_reporter)
@@ -415,6 +418,8 @@ def check_deployment(w3: Web3, manifest: Manifest, config: DeployConfig, root: P
         ("VaultEngine", manifest.contracts.get("VaultEngine"), artifacts["VaultEngine"]),
         ("DutchAuction", manifest.contracts.get("DutchAuction"), artifacts["DutchAuction"]),
         ("Liquidator", manifest.contracts.get("Liquidator"), artifacts["Liquidator"]),
+        ("VaultLens", manifest.contracts.get("VaultLens"), artifacts["VaultLens"]),
+        ("GlobalSettlement", manifest.contracts.get("GlobalSettlement"), artifacts["GlobalSettlement"]),
     ]
     for entry in manifest.collateral:
         checks.append((f"{entry.symbol} oracle", entry.oracle, artifacts.get(entry.oracle_contract)))
@@ -517,6 +522,7 @@ def deploy_system(
     engine_address, _ = deploy("VaultEngine", token_address, deployer)
     token = contract("DebtToken", token_address)
     engine = contract("VaultEngine", engine_address)
+    lens_address, _ = deploy("VaultLens", engine_address)
     sender.transact(token.functions.set_roles(engine_address, TOKEN_ROLE_MINTER))
     sender.transact(engine.functions.set_roles(deployer, ENGINE_ADMIN_ROLES))
 
@@ -592,7 +598,13 @@ def deploy_system(
     sender.transact(liquidator.functions.set_global_limit(to_wad(a.global_limit)))
     sender.transact(auction.functions.set_incentives(
         to_wad(a.incentive_flat), to_wad(a.incentive_percent), to_wad(a.incentive_cap)))
-    ownables += [auction, liquidator]
+    # -- emergency shutdown: the GlobalSettlement and its roles
+    settlement_address, _ = deploy("GlobalSettlement", engine_address, auction_address, deployer)
+    settlement = contract("GlobalSettlement", settlement_address)
+    sender.transact(engine.functions.set_roles(settlement_address, ENGINE_ROLE_SETTLEMENT))
+    sender.transact(auction.functions.set_roles(settlement_address, AUCTION_ROLE_SETTLEMENT))
+    sender.transact(settlement.functions.set_roles(deployer, SETTLEMENT_ROLE_SHUTDOWN_ADMIN))
+    ownables += [auction, liquidator, settlement]
     log(f"  liquidation: {a.kind} curve (buf {a.buf}, tail {a.tail} s, cusp {a.cusp}), type limit "
         f"{a.type_limit:,} / global {a.global_limit:,} kUSD, reward {a.reward_flat} + {a.reward_percent} "
         f"(cap {a.reward_cap})")
@@ -602,7 +614,8 @@ def deploy_system(
         deployer=deployer,
         block=first_block,
         contracts={"DebtToken": token_address, "VaultEngine": engine_address,
-                   "DutchAuction": auction_address, "Liquidator": liquidator_address},
+                   "DutchAuction": auction_address, "Liquidator": liquidator_address,
+                   "VaultLens": lens_address, "GlobalSettlement": settlement_address},
         collateral=entries,
         rpc=rpc if rpc is not None else getattr(w3.provider, "endpoint_uri", None),
         abi_dir=export_abis(SYSTEM_CONTRACTS, path.parent / "abi", root),

@@ -70,6 +70,16 @@ VICTIM_DEPOSIT = "2"  # WETH per victim vault
 BATCH_SIZE = 10
 TAKE_WAIT = 600  # seconds after the lots start: price = top * (1 - 600/3600) ~ 0.92 x oracle
 RESET_WAIT = 2_200  # seconds more: below cusp (0.4) * top on the 3,600 s linear curve
+#: emergency shutdown operations measured at the end (no reference; Maker's End differs)
+SETTLEMENT_OPERATIONS = (
+    "shutdown (both collateral types)",
+    "cancel auction (settle its lot)",
+    "settle one vault",
+    "settle_vaults, 5 vaults (per vault)",
+    "finalize a type",
+    "redeem (hand in kUSD)",
+    "claim a type's share",
+)
 #: oracle operations measured (no Maker reference)
 ORACLE_OPERATIONS = (
     "reporter push (no quorum yet)",
@@ -322,6 +332,27 @@ def measure(
         liq["reset"] = int(keeper.reset(lots[2])["gasUsed"])
         warmup["liquidation"] = 1
 
+        # -- emergency shutdown and settlement, after everything above
+        log("shutdown: measuring ...")
+        settle: dict[str, int] = {}
+        extra = [victim.open_vault(COLLATERAL, int(Decimal(VICTIM_DEPOSIT) * scale), borrow // 2).vault_id
+                 for _ in range(6)]
+        clock.next_block(TX_SPACING)
+        ops = iter(SETTLEMENT_OPERATIONS)
+        settle[next(ops)] = int(admin.shutdown()["gasUsed"])
+        running = [s.auction_id for s in admin.auction_statuses(range(1, admin.auction_count() + 1)) if s.active]
+        settle[next(ops)] = int(keeper.cancel_auction(running[0])["gasUsed"])
+        settle[next(ops)] = int(keeper._tx(admin.settlement.functions.settle_vault(extra[0]))["gasUsed"])
+        receipt = keeper._tx(admin.settlement.functions.settle_vaults(extra[1:]))
+        settle[next(ops)] = int(receipt["gasUsed"]) // len(extra[1:])
+        for auction_id in running[1:]:
+            keeper.cancel_auction(auction_id)
+        keeper.settle_vaults(admin.open_vault_ids())
+        settle[next(ops)] = int(keeper.finalize(COLLATERAL)["gasUsed"])
+        keeper.approve_debt_token(admin.settlement.address)
+        settle[next(ops)] = int(keeper.redeem(keeper.debt_balance() // 2)["gasUsed"])
+        settle[next(ops)] = int(keeper.claim(COLLATERAL)["gasUsed"])
+
         report = GasReport(node=node.version(), warmup=warmup)
         report.rows = [GasRow(op, measured[op], MAKER_REFERENCE[op]) for op in MAKER_REFERENCE]
         report.rows += [GasRow(op, measured[op], None) for op in ORACLE_OPERATIONS]
@@ -329,6 +360,7 @@ def measure(
             GasRow(op, liq[op], ref, target, target_gas, name)
             for op, (ref, name, target, target_gas) in LIQUIDATION_ROWS.items()
         ]
+        report.rows += [GasRow(op, settle[op], None) for op in SETTLEMENT_OPERATIONS]
         deployed = {
             "DebtToken": manifest.address("DebtToken"),
             "VaultEngine": manifest.address("VaultEngine"),
@@ -336,6 +368,8 @@ def measure(
             "MockToken": manifest.collateral_entry(COLLATERAL).token,
             "DutchAuction": manifest.address("DutchAuction"),
             "Liquidator": manifest.address("Liquidator"),
+            "GlobalSettlement": manifest.address("GlobalSettlement"),
+            "VaultLens": manifest.address("VaultLens"),
             "FlashTaker": flash_address,
         }
         report.compiler = f"Vyper {load_artifact('VaultEngine', root).compiler_version}"
@@ -414,6 +448,12 @@ def render_markdown(report: GasReport) -> str:
         "contracts/testing/FlashTaker (MODE_PAY, funded with kUSD: collateral out first, a callback, "
         "then payment); a *reset* of a lot below cusp (0.4) x its start price. Takes and reset are "
         "compared with MakerDAO's Clipper (target 0.7x), liquidate with Dog.bark (0.6x).",
+        "- Shutdown rows (docs/SHUTDOWN.md), last, on the same chain: six more vaults with debt are "
+        "opened, then `shutdown` (accrue and freeze both types, WETH and WBTC, stop the auction, freeze both "
+        "prices), "
+        "`cancel_auction` of a running lot, `settle_vault` of one vault and `settle_vaults` of five "
+        "(gas / 5), `finalize` of the type once all is settled, and the keeper's `redeem` of half its "
+        "kUSD and its `claim`. No reference (\u2014).",
         "",
         "## User operations",
         "",

@@ -3,7 +3,7 @@
 One :meth:`SimpleKeeper.run` pass:
 
 1. **scan**: every open vault (rebuilt from engine events) for which
-   ``VaultEngine.is_liquidatable`` is true;
+   ``VaultLens.is_liquidatable`` is true;
 2. **liquidate**: ``Liquidator.liquidate_many`` in batches of 50 (the reward goes to the
    keeper); the ``Liquidated`` events give the lots started;
 3. **auctions**: for each active lot, wait (on a local chain: advance the clock by

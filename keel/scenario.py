@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from web3 import Web3
+from web3.logs import DISCARD
 
 from . import log as _log
 from .artifacts import ensure_compiled, project_root
@@ -103,6 +104,21 @@ class ScenarioResult:
     keeper: KeeperReport | None = None  # the crash section's liquidations and takes
     collateral_ok: bool = False
     bad_debt: int = 0  # RAD after settlement
+    settlement: "SettlementReport | None" = None  # the shutdown section, when run
+
+
+@dataclass
+class SettlementReport:
+    """What the emergency-shutdown section did and checked."""
+
+    frozen: dict[str, int] = field(default_factory=dict)  # symbol -> frozen price WAD
+    settled_vaults: int = 0
+    cancelled_auctions: int = 0
+    pools: dict[str, int] = field(default_factory=dict)  # symbol -> pool WAD at finalize
+    claims: dict[str, dict[str, int]] = field(default_factory=dict)  # holder -> symbol -> WAD claimed
+    redeemed: dict[str, int] = field(default_factory=dict)  # holder -> WAD debt tokens handed in
+    remainders: dict[str, int] = field(default_factory=dict)  # symbol -> WAD of pool nobody can claim
+    invariant_ok: bool = False  # invariants 1, 2 and 5 at the end
 
 
 class _Printer:
@@ -338,11 +354,16 @@ def _run(
             if not c.ok:
                 say(f"                 {c.symbol}: held {c.held} != vaults {c.vaults} + auction {c.in_auction} "
                     f"+ dust {c.dust}")
+
+        # -- 6. emergency shutdown (after the summary, which shows the live system)
+        say(*heading("6. Emergency shutdown and global settlement"))
+        log("shutdown and settlement ...")
+        settlement = _shutdown(admin, deployer, accounts, names, say)
         return ScenarioResult(
             text=say.text, invariant_ok=ok, supply=check.supply, surplus=check.surplus,
             fees={symbols.get(t, str(t)): f for t, f in fees.items()}, vaults=vaults,
             manifest=manifest, days=days, breaker=breaker, keeper=keeper, collateral_ok=collateral_ok,
-            bad_debt=check.bad_debt,
+            bad_debt=check.bad_debt, settlement=settlement,
         )
 
 
@@ -380,8 +401,8 @@ def _circuit_breaker(
     return [jump.outcome, back.outcome]
 
 
-LEDGER_TEXT = "supply*RAY + surplus == sum(normalized_debt*rate) + debt_in_auction + bad_debt"
-COLLATERAL_TEXT = "balanceOf(engine)*scale == sum(vault collateral) + in auction + dust"
+LEDGER_TEXT = "supply*RAY + surplus == sum(normalized_debt*rate) + debt_in_auction + bad_debt + settled_debt"
+COLLATERAL_TEXT = "balanceOf(engine)*scale == sum(vault collateral) + in auction + dust + settled"
 
 
 def _invariant_lines(check: LedgerCheck, collateral: list[CollateralCheck]) -> tuple[bool, list[str]]:
@@ -486,6 +507,80 @@ def _crash(
         f"   (gas {receipt['gasUsed']:,})")
     _ok, lines = _invariant_lines(admin.ledger_check(), admin.collateral_check())
     say(*lines)
+    return report
+
+
+def _shutdown(
+    admin: KeelClient, deployer: Sender, accounts: list[str], names: dict[str, str], say: Callable[..., None],
+) -> SettlementReport:
+    """Shut down, settle every vault and lot at frozen prices, let every holder redeem."""
+    report = SettlementReport()
+    symbols = {e.collateral_type: e.symbol for e in admin.manifest.collateral}
+    receipt = admin.shutdown()
+    for type_id, symbol in symbols.items():
+        report.frozen[symbol] = admin.frozen_price(type_id)
+    say(f"  the deployer (ROLE_SHUTDOWN_ADMIN) calls shutdown() (gas {receipt['gasUsed']:,}): rates frozen, "
+        "auctions stopped, prices frozen at",
+        "    " + ", ".join(f"{s} {fmt_wad(p)}" for s, p in report.frozen.items()))
+    supply = int(admin.settlement.functions.supply_at_shutdown().call())
+    say(f"  kUSD outstanding at shutdown: {fmt_wad(supply, 4)} (no borrow, repay, take or reward can change it now)")
+    # running lots first, then every vault with debt
+    running = [s.auction_id for s in admin.auction_statuses(range(1, admin.auction_count() + 1)) if s.active]
+    for auction_id in running:
+        admin.cancel_auction(auction_id)
+    report.cancelled_auctions = len(running)
+    open_ids = admin.open_vault_ids()
+    with_debt = [v.vault_id for v in admin.vaults_info(open_ids) if v.normalized_debt]
+    settled_events = []
+    for receipt in admin.settle_vaults(with_debt):
+        settled_events += admin.settlement.events.VaultSettled().process_receipt(receipt, errors=DISCARD)
+    report.settled_vaults = len(settled_events)
+    shortfall = sum(int(e["args"]["shortfall"]) for e in settled_events)
+    say(f"  anyone settles: {len(running)} running auction(s) cancelled, {report.settled_vaults} vaults with debt "
+        f"settled at the frozen prices (shortfall {fmt_wad(shortfall, 6)} collateral)")
+    for type_id, symbol in symbols.items():
+        admin.finalize(type_id)
+        report.pools[symbol] = int(admin.settlement.functions.pool(type_id).call())
+    say("  finalize(type) fixes each pool: " + ", ".join(f"{s} {fmt_wad(p, 6)}" for s, p in report.pools.items()))
+    # every holder hands in all its kUSD and claims each type
+    rows = []
+    for address in accounts:
+        balance = int(admin.debt_token.functions.balanceOf(address).call())
+        if balance == 0:
+            continue
+        who = names.get(address, short_address(address))
+        holder = admin.as_sender(deployer.with_address(address))
+        holder.redeem(balance)
+        report.redeemed[who] = balance
+        report.claims[who] = {}
+        for type_id, symbol in symbols.items():
+            if holder.claimable(type_id):
+                holder.claim(type_id)
+            report.claims[who][symbol] = int(admin.settlement.functions.claimed(address, type_id).call())
+        rows.append([who, fmt_wad(balance, 2)] + [fmt_wad(report.claims[who][s], 6) for s in symbols.values()])
+    say("", *table(["holder", "kUSD redeemed"] + [f"{s} claimed" for s in symbols.values()], rows,
+                   align="lr" + "r" * len(symbols)))
+    # vault owners take back what their debt did not need
+    freed = {s: 0 for s in symbols.values()}
+    for v in admin.vaults_info(open_ids):
+        if v.collateral:
+            owner = admin.as_sender(deployer.with_address(v.owner))
+            owner.close(v.vault_id)
+            freed[symbols[v.collateral_type]] += v.collateral
+    say("  vault owners close their settled vaults and take back the rest: "
+        + ", ".join(f"{s} {fmt_wad(a, 4)}" for s, a in freed.items()))
+    ok = True
+    for type_id, symbol in symbols.items():
+        claimed = sum(c[symbol] for c in report.claims.values())
+        left = int(admin.engine.functions.type_collateral_settled(type_id).call())
+        report.remainders[symbol] = left
+        type_ok = left == report.pools[symbol] - claimed and claimed <= report.pools[symbol]
+        ok = ok and type_ok
+        say(f"  invariant 5 {symbol}: pool {fmt_wad(report.pools[symbol], 6)} = claimed {fmt_wad(claimed, 6)} + "
+            f"unclaimable remainder {left} wei -> {'OK' if type_ok else 'FAIL'}")
+    ledger_ok, lines = _invariant_lines(admin.ledger_check(), admin.collateral_check())
+    say(*lines)
+    report.invariant_ok = ok and ledger_ok
     return report
 
 

@@ -49,6 +49,10 @@ PRIVILEGED = {
         "auction_bad_debt": (lambda c: [1], MISSING_ROLE),
         "mint_incentive": (lambda c: [c["stranger"], 1 * WAD], MISSING_ROLE),
         "set_auction_lock": (lambda c: [True], MISSING_ROLE),
+        "shutdown": (lambda c: [], MISSING_ROLE),
+        "settle_vault": (lambda c: [c["vault_id"], 1 * WAD], MISSING_ROLE),
+        "settle_lot": (lambda c: [c["weth_type"], c["borrower"], 0, 0, 1 * WAD], MISSING_ROLE),
+        "settlement_release": (lambda c: [c["weth_type"], c["stranger"], 1], MISSING_ROLE),
         "set_roles": (lambda c: [c["stranger"], 15], NOT_OWNER),
         "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
         "accept_ownership": (lambda c: [], NOT_PENDING),
@@ -69,7 +73,15 @@ PRIVILEGED = {
         "set_curve": (lambda c: [c["weth_type"], LINEAR_CURVE], MISSING_ROLE),
         "set_incentives": (lambda c: [0, 0, 0], MISSING_ROLE),
         "set_stop_level": (lambda c: [3], MISSING_ROLE),
+        "shut_down": (lambda c: [], MISSING_ROLE),
+        "cancel": (lambda c: [1], MISSING_ROLE),
         "set_roles": (lambda c: [c["stranger"], 3], NOT_OWNER),
+        "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
+        "accept_ownership": (lambda c: [], NOT_PENDING),
+    },
+    "settlement": {
+        "shutdown": (lambda c: [], MISSING_ROLE),
+        "set_roles": (lambda c: [c["stranger"], 1], NOT_OWNER),
         "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
         "accept_ownership": (lambda c: [], NOT_PENDING),
     },
@@ -91,6 +103,8 @@ USER_ACTIONS = {
     },
     "liquidator": {"liquidate", "liquidate_many"},
     "auction": {"take", "reset", "update_auction_dust"},
+    # every step after the shutdown is permissionless
+    "settlement": {"settle_vault", "settle_vaults", "cancel_auction", "finalize", "redeem", "claim", "freeze_price"},
     "weth_feed": set(),
 }
 
@@ -104,34 +118,41 @@ def spare_token(MockToken, admin):
 
 @pytest.fixture(scope="module")
 def world(debt_token, engine, weth_feed, wbtc_feed, listed, weth_type, spare_token, admin, borrower, stranger, treasury,
-          liquidation_system):
+          liquidation_system, settlement):
     liquidator, auction = liquidation_system["liquidator"], liquidation_system["auction"]
+    # a vault with debt, so that a settle_vault the role check let through would change it
+    vault_id = engine.open_vault(weth_type, 10 * WAD, 5_000 * WAD, {"from": borrower}).return_value
     # a pending ownership transfer to the treasury on each contract, so accepting has a
     # real pending owner that the stranger is not
-    for contract in (debt_token, engine, weth_feed, liquidator, auction):
+    for contract in (debt_token, engine, weth_feed, liquidator, auction, settlement):
         contract.transfer_ownership(treasury, {"from": admin})
     return dict(
         debt_token=debt_token, engine=engine, weth_feed=weth_feed, wbtc_feed=wbtc_feed,
         weth_type=weth_type, spare_token=spare_token, admin=admin, borrower=borrower, stranger=stranger,
-        liquidator=liquidator, auction=auction,
+        liquidator=liquidator, auction=auction, settlement=settlement, vault_id=vault_id,
     )
 
 
 def snapshot_state(world):
     engine, feed, token = world["engine"], world["weth_feed"], world["debt_token"]
     liquidator, auction, weth_type = world["liquidator"], world["auction"], world["weth_type"]
+    settlement = world["settlement"]
     info = engine.collateral_type_info(weth_type)
-    contracts = (token, engine, feed, liquidator, auction)
+    contracts = (token, engine, feed, liquidator, auction, settlement)
     return (
         tuple(c.owner() for c in contracts),
         tuple(c.roles(world["stranger"]) for c in contracts),
-        engine.collateral_type_count(), tuple(info), engine.surplus(),
+        # the type's debt at the current rate moves with time (the world has a vault with debt)
+        engine.collateral_type_count(), tuple(v for k, v in info.dict().items() if k != "debt"), engine.surplus(),
         feed.price(), feed.max_age(), token.totalSupply(),
         engine.debt_in_auction(), engine.bad_debt(), engine.type_collateral_in_auction(weth_type),
         engine.type_collateral_dust(weth_type),
         liquidator.stopped(), tuple(liquidator.room(weth_type)), tuple(liquidator.reward(weth_type)),
         auction.liquidator(), tuple(auction.curves(weth_type)), auction.auction_count(), auction.stop_level(),
         auction.incentive_flat(), auction.incentive_percent(), auction.incentive_cap(),
+        tuple(engine.vault_position(world["vault_id"])), engine.shutdown_at(), engine.settled_debt(),
+        engine.type_collateral_settled(weth_type), settlement.shutdown_at(), settlement.supply_at_shutdown(),
+        settlement.frozen_price(weth_type),
     )
 
 

@@ -31,9 +31,10 @@ def borrowers(accounts):
 
 
 @pytest.fixture(scope="module")
-def system(admin, reporter, borrowers, DebtToken, VaultEngine, ManualPriceFeed, MockToken):
+def system(admin, reporter, borrowers, DebtToken, VaultEngine, VaultLens, ManualPriceFeed, MockToken):
     token = DebtToken.deploy("Keel USD", "kUSD", admin, {"from": admin})
     engine = VaultEngine.deploy(token, admin, {"from": admin})
+    lens = VaultLens.deploy(engine, {"from": admin})
     token.set_roles(engine, 1, {"from": admin})
     engine.set_roles(admin, 15, {"from": admin})
     types = []
@@ -50,4 +51,4 @@ def system(admin, reporter, borrowers, DebtToken, VaultEngine, ManualPriceFeed, 
             collateral.mint(borrower, 10**12 * 10**decimals, {"from": borrower})
             collateral.approve(engine, 2**256 - 1, {"from": borrower})
         types.append({"id": len(types) + 1, "token": collateral, "feed": feed, "decimals": decimals, "price": price})
-    return {"token": token, "engine": engine, "types": types}
+    return {"token": token, "engine": engine, "lens": lens, "types": types}

@@ -34,6 +34,7 @@ class VaultStateMachine:
 
     def __init__(cls, system, borrowers, reporter):
         cls.engine = system["engine"]
+        cls.lens = system["lens"]
         cls.token = system["token"]
         cls.types = system["types"]
         cls.borrowers = borrowers
@@ -63,11 +64,11 @@ class VaultStateMachine:
         vault_id = self._vault(pick)
         if vault_id is None:
             return None
-        info = self.engine.vault_info(vault_id)
+        info = self.lens.vault_info(vault_id)
         return info if info["debt"] != 0 else None
 
     def _debt(self, vault_id):
-        return self.engine.vault_info(vault_id)["debt"]
+        return self.lens.vault_info(vault_id)["debt"]
 
     # ------------------------------------------------------------ rules: users
     def rule_open(self, st_user, st_type, st_units, st_fraction):
@@ -87,7 +88,7 @@ class VaultStateMachine:
         self.vaults.append(vault_id)
         if borrow:
             assert self._debt(vault_id) >= borrow, "borrowed debt must round up"
-            assert self.engine.vault_info(vault_id)["safe"], "open left the vault unsafe"
+            assert self.lens.vault_info(vault_id)["safe"], "open left the vault unsafe"
 
     def rule_deposit(self, st_pick, st_units):
         vault_id = self._vault(st_pick)
@@ -95,9 +96,9 @@ class VaultStateMachine:
             return
         owner, kind_id, _, _ = self.engine.vault_position(vault_id)
         kind = self.types[kind_id - 1]
-        before = self.engine.vault_info(vault_id)
+        before = self.lens.vault_info(vault_id)
         self.engine.deposit(vault_id, st_units * 10 ** kind["decimals"] // 100 + 1, {"from": owner})
-        after = self.engine.vault_info(vault_id)
+        after = self.lens.vault_info(vault_id)
         assert after["collateral"] > before["collateral"]
         assert after["collateral_ratio"] >= before["collateral_ratio"]
 
@@ -111,17 +112,17 @@ class VaultStateMachine:
         if amount == 0:
             return
         if self._attempt("withdraw", self.engine.withdraw, vault_id, amount, owner, {"from": owner}):
-            assert self.engine.vault_info(vault_id)["safe"], "withdraw left the vault unsafe"
+            assert self.lens.vault_info(vault_id)["safe"], "withdraw left the vault unsafe"
 
     def rule_borrow(self, st_pick, st_fraction):
         vault_id = self._vault(st_pick)
         if vault_id is None:
             return
-        info = self.engine.vault_info(vault_id)
+        info = self.lens.vault_info(vault_id)
         amount = max(info["max_borrow"] * st_fraction // 10_000, 100 * WAD)
         supply_before = self.token.totalSupply()
         if self._attempt("borrow", self.engine.borrow, vault_id, amount, info["owner"], {"from": info["owner"]}):
-            after = self.engine.vault_info(vault_id)
+            after = self.lens.vault_info(vault_id)
             assert after["safe"], "borrow left the vault unsafe"
             assert after["debt"] >= info["debt"] + amount, "borrowed debt must round up"
             assert self.token.totalSupply() == supply_before + amount
@@ -133,7 +134,7 @@ class VaultStateMachine:
         vault_id, owner = info["vault_id"], info["owner"]
         amount = max(info["debt"] * st_fraction // 10_000, 1)
         if self._attempt("repay", self.engine.repay, vault_id, amount, {"from": owner}):
-            after = self.engine.vault_info(vault_id)
+            after = self.lens.vault_info(vault_id)
             assert info["debt"] - after["debt"] <= amount, "repay may not cancel more debt than was paid"
 
     def rule_repay_all(self, st_pick):
@@ -144,13 +145,13 @@ class VaultStateMachine:
         balance = self.token.balanceOf(owner)
         if self._attempt("repay", self.engine.repay, vault_id, 2**256 - 1, {"from": owner}):
             assert balance - self.token.balanceOf(owner) >= info["debt"], "repaying all must burn at least the debt"
-            assert self.engine.vault_info(vault_id)["debt"] == 0
+            assert self.lens.vault_info(vault_id)["debt"] == 0
 
     def rule_close(self, st_pick):
         vault_id = self._vault(st_pick)
         if vault_id is None:
             return
-        info = self.engine.vault_info(vault_id)
+        info = self.lens.vault_info(vault_id)
         owner = info["owner"]
         kind = self.types[info["collateral_type"] - 1]
         balance = self.token.balanceOf(owner)

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import pytest
 
 from keel.chain import DEFAULT_PORT_RANGE
-from keel.scenario import run_scenario
+from keel.scenario import COLLATERAL_TEXT, LEDGER_TEXT, run_scenario
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,8 @@ def test_ran_on_an_embedded_anvil(result):
 
 def test_invariant_ok(result):
     assert result.invariant_ok
-    assert "supply*RAY + surplus == sum(normalized_debt*rate) + debt_in_auction + bad_debt -> OK" in result.text
-    assert "balanceOf(engine)*scale == sum(vault collateral) + in auction + dust -> OK" in result.text
+    assert f"{LEDGER_TEXT} -> OK" in result.text
+    assert f"{COLLATERAL_TEXT} -> OK" in result.text
     assert result.collateral_ok
     assert "type totals == sum of their vaults' normalized debt -> OK" in result.text
     assert "FAIL" not in result.text
@@ -91,3 +91,20 @@ def test_crash_and_liquidation(result):
     assert crash.count("-> OK") == 2 and "FAIL" not in crash
     # alice and carol topped up and stayed safe
     assert all(v.safe for v in result.vaults)
+
+
+def test_shutdown_settles_everything_and_holders_redeem(result):
+    settlement = result.settlement
+    assert settlement is not None and settlement.invariant_ok
+    assert set(settlement.frozen) == {"WETH", "WBTC"} and all(p > 0 for p in settlement.frozen.values())
+    # alice's and carol's vaults and the keeper's still had debt
+    assert settlement.settled_vaults >= 3
+    assert settlement.pools["WETH"] > 0
+    # every holder handed in all its kUSD; together they claimed the whole pool but for
+    # less than one wei per holder
+    for symbol, pool in settlement.pools.items():
+        claimed = sum(c[symbol] for c in settlement.claims.values())
+        assert claimed <= pool
+        assert pool - claimed == settlement.remainders[symbol] < max(1, len(settlement.claims))
+    section = result.text.split("6. Emergency shutdown", 1)[1]
+    assert "invariant 5 WETH" in section and section.count("-> OK") == 4 and "FAIL" not in section

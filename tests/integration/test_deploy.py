@@ -28,7 +28,7 @@ from keel.units import WAD, to_wad
 
 ROOT = Path(__file__).resolve().parents[2]
 ABIS = ("DebtToken", "VaultEngine", "PriceFeed", "ChainlinkAdapter", "MockAggregator", "MockToken", "DutchAuction",
-        "Liquidator")
+        "Liquidator", "VaultLens", "GlobalSettlement")
 
 
 def _load_deploy_script():
@@ -85,7 +85,7 @@ def test_manifest_written(deployed):
     assert data["contracts"]["DebtToken"] in created
     addresses = list(data["contracts"].values())
     addresses += [c["token"] for c in data["collateral"]] + [c["oracle"] for c in data["collateral"]]
-    assert len(set(addresses)) == len(addresses) == 8
+    assert len(set(addresses)) == len(addresses) == 10
     for address in addresses:
         assert _has_code(address), address
     loaded = Manifest.load(path)

@@ -238,6 +238,12 @@ def engine(VaultEngine, debt_token, admin, treasury):
     return vault_engine
 
 
+@pytest.fixture(scope="module")
+def lens(VaultLens, engine, admin):
+    """Read-only vault figures (debt to now, ratio, headroom, safety)."""
+    return VaultLens.deploy(engine, {"from": admin})
+
+
 def _feed(ManualPriceFeed, admin, reporter, price):
     feed = ManualPriceFeed.deploy(admin, MAX_AGE, {"from": admin})
     feed.set_roles(admin, ROLE_REPORTER | ROLE_ORACLE_ADMIN, {"from": admin})
@@ -494,9 +500,11 @@ def flash_taker(FlashTaker, liquidation_system, admin):
 
 
 def conservation_holds(engine, debt_token, token, collateral_type=1) -> bool:
-    """Debt: supply*RAY + surplus == sum(vault nd*rate) + debt_in_auction + bad_debt.
-    Collateral: engine balance == sum(vault collateral) + in auction + tracked dust."""
-    rate = engine.collateral_type_info(collateral_type)["rate"]
+    """Debt: supply*RAY + surplus == sum(vault nd*rate) + debt_in_auction + bad_debt + settled_debt.
+    Collateral: engine balance == sum(vault collateral) + in auction + tracked dust
+    + collateral settled for redemption (the last terms of each side are zero before shutdown)."""
+    info = engine.collateral_type_info(collateral_type)
+    rate = info["rate"]
     vault_debt = 0
     vault_collateral = 0
     for vault_id in range(1, engine.vault_count() + 1):
@@ -509,10 +517,12 @@ def conservation_holds(engine, debt_token, token, collateral_type=1) -> bool:
         vault_collateral += collateral
     debt_ok = (
         debt_token.totalSupply() * RAY + engine.surplus()
-        == vault_debt + engine.debt_in_auction() + engine.bad_debt()
+        == vault_debt + engine.debt_in_auction() + engine.bad_debt() + engine.settled_debt()
     )
-    collateral_ok = token.balanceOf(engine) == (
+    # the engine holds token units; every term on the right is WAD (scale 1 at 18 decimals)
+    collateral_ok = token.balanceOf(engine) * info["token_scale"] == (
         vault_collateral + engine.type_collateral_in_auction(collateral_type) + engine.type_collateral_dust(collateral_type)
+        + engine.type_collateral_settled(collateral_type)
     )
     return debt_ok and collateral_ok
 
@@ -532,3 +542,30 @@ def positions(liquidation_system, engine, weth_feed, weth_type, keeper, borrower
     )
     weth_feed.set_price(CRASH_PRICE, {"from": reporter})
     return ids
+
+
+# ------------------------------------------------------------------ shutdown and global settlement
+ENGINE_ROLE_SETTLEMENT = 64  # VaultEngine: shutdown, settle_vault, settle_lot, settlement_release
+AUCTION_ROLE_SETTLEMENT = 4  # DutchAuction: shut_down, cancel
+ROLE_SHUTDOWN_ADMIN = 1  # GlobalSettlement: shutdown
+STOP_SHUTDOWN = 4  # DutchAuction stop level set by shutdown, for good
+FROZEN = 2**48 - 1  # a type's last_accrual after shutdown: rates stop
+
+
+@pytest.fixture(scope="module")
+def settlement(GlobalSettlement, liquidation_system, admin):
+    """GlobalSettlement over the liquidation system's engine and auction, with its roles
+    there (set_roles replaces a bit set, so each grant ORs onto what the account holds);
+    admin holds ROLE_SHUTDOWN_ADMIN. Nothing is shut down yet."""
+    engine, auction = liquidation_system["engine"], liquidation_system["auction"]
+    contract = GlobalSettlement.deploy(engine, auction, admin, {"from": admin})
+    engine.set_roles(contract, engine.roles(contract) | ENGINE_ROLE_SETTLEMENT, {"from": admin})
+    auction.set_roles(contract, auction.roles(contract) | AUCTION_ROLE_SETTLEMENT, {"from": admin})
+    contract.set_roles(admin, contract.roles(admin) | ROLE_SHUTDOWN_ADMIN, {"from": admin})
+    return contract
+
+
+def collateral_for(debt_rad: int, price: int) -> int:
+    """Mirror of VaultEngine._collateral_for: collateral (WAD) worth `debt_rad` (RAD) at
+    `price` (WAD per whole unit), rounded up."""
+    return mul_div(debt_rad, 1, price * 10**9, True)

@@ -239,7 +239,7 @@ def adapter_type(engine, weth, chainlink_adapter, aggregator, admin, borrower):
     return collateral_type
 
 
-def test_engine_borrow__adapter_round_fresh__mints(engine, debt_token, adapter_type, aggregator, borrower):
+def test_engine_borrow__adapter_round_fresh__mints(engine, debt_token, adapter_type, aggregator, borrower, lens):
     now = _round_now(aggregator, ETH_USD_8)
     set_next_timestamp(now + 10)
     vault_id = engine.open_vault(adapter_type, 10 * WAD, 0, {"from": borrower}).return_value
@@ -247,12 +247,12 @@ def test_engine_borrow__adapter_round_fresh__mints(engine, debt_token, adapter_t
     tx = engine.borrow(vault_id, 5_000 * WAD, borrower, {"from": borrower})
     assert tx.events["Borrow"]["amount"] == 5_000 * WAD
     assert debt_token.balanceOf(borrower) == 5_000 * WAD
-    info = engine.vault_info(vault_id)
+    info = lens.vault_info(vault_id)
     assert info["collateral_value"] == 20_000 * WAD
     assert info["price_fresh"] is True
 
 
-def test_engine_borrow__adapter_round_stale__reverts_oracle_stale(engine, debt_token, adapter_type, aggregator, borrower):
+def test_engine_borrow__adapter_round_stale__reverts_oracle_stale(engine, debt_token, adapter_type, aggregator, borrower, lens):
     now = _round_now(aggregator, ETH_USD_8)
     set_next_timestamp(now + 10)
     vault_id = engine.open_vault(adapter_type, 10 * WAD, 0, {"from": borrower}).return_value
@@ -261,7 +261,7 @@ def test_engine_borrow__adapter_round_stale__reverts_oracle_stale(engine, debt_t
         engine.borrow(vault_id, 1_000 * WAD, borrower, {"from": borrower})
     assert engine.vault_position(vault_id)[3] == 0
     assert debt_token.balanceOf(borrower) == 0
-    assert engine.vault_info(vault_id)["price_fresh"] is False
+    assert lens.vault_info(vault_id)["price_fresh"] is False
 
 
 def test_engine_borrow__adapter_round_carried_over__reverts_oracle_stale(engine, adapter_type, aggregator, admin, borrower):

@@ -97,6 +97,36 @@ def test_price_at__time_passes__never_increases(liquidation_system, exp_curve, t
         assert auction.price_at(kind, top, elapsed + later) <= first
 
 
+def reference_price(curve, top, elapsed):
+    """The curve's price in Python, integer for integer (DutchAuction._price)."""
+    kind, _, tau, step, cut, _, _ = curve
+    if kind == 1:
+        return 0 if elapsed >= tau else top * (tau - elapsed) // tau
+    steps = elapsed // step
+    return 0 if steps >= 2**63 else mul_div(top, rpow(cut, steps, False), RAY, False)
+
+
+@given(
+    linear=strategy("bool"),
+    tau=strategy("uint256", min_value=60, max_value=7 * 86_400),
+    step=strategy("uint256", min_value=1, max_value=86_400),
+    cut=strategy("uint256", min_value=RAY // 2, max_value=RAY - 1),
+    top=strategy("uint256", min_value=1, max_value=2**128 - 1),
+    elapsed=strategy("uint256", max_value=30 * 86_400),
+)
+def test_price_at__any_valid_curve__matches_python_reference_exactly(
+    liquidation_system, admin, linear, tau, step, cut, top, elapsed
+):
+    """Property: for any curve set_curve accepts, the on-chain price equals the reference
+    to the wei, and never exceeds the start price."""
+    curve = (1, WAD, tau, 0, 0, 3600, WAD // 2) if linear else (2, WAD, 0, step, cut, 3600, WAD // 2)
+    auction = liquidation_system["auction"]
+    auction.set_curve(3, curve, {"from": admin})
+    price = auction.price_at(3, top, elapsed)
+    assert price == reference_price(curve, top, elapsed)
+    assert price <= top
+
+
 # ------------------------------------------------------------------ take
 def test_take__part_of_lot__pays_price_and_keeps_lot_running(lot, keeper):
     auction, engine, token, weth = lot["auction"], lot["engine"], lot["debt_token"], lot["weth"]
@@ -161,6 +191,41 @@ def test_take__at_max_price__never_pays_more_than_max_price_per_unit(lot, keeper
     assert event["owe"] <= mul_div(event["collateral"], max_price, WAD, True), (
         f"paid {event['owe']} for {event['collateral']} at max {max_price}"
     )
+
+
+@given(
+    elapsed=strategy("uint256", max_value=1_800),
+    amount=strategy("uint256", min_value=1, max_value=12 * WAD),
+    slack=strategy("uint256", max_value=100 * WAD),
+)
+def test_take__any_time_amount_and_max_price__never_pays_above_max_price(
+    liquidation_system, positions, keeper, elapsed, amount, slack
+):
+    """Property (invariant 4): whatever is bought, owe <= bought * max_price / WAD rounded up,
+    and a max_price below the current price reverts. The lot is started inside the test
+    (module-scoped fixtures only): brownie's @given reverts the chain to the state before
+    the first example, so every example starts from the same unliquidated vaults."""
+    lot = dict(liquidation_system, **positions)
+    tx = lot["liquidator"].liquidate(lot["unsafe"], keeper, {"from": keeper})
+    lot["auction_id"], lot["start"] = tx.return_value, tx.timestamp
+    price = linear_price(TOP, elapsed)
+    # max_price at, above or below the price
+    max_price = price + slack if slack % 3 else max(price - slack, 0)
+    if max_price < price:
+        with brownie.reverts("auction: price above max"):
+            take_at(lot, lot["start"] + elapsed, keeper, amount, max_price)
+        return
+    try:
+        tx = take_at(lot, lot["start"] + elapsed, keeper, amount, max_price)
+    except brownie.exceptions.VirtualMachineError as exc:
+        # a take that would leave a dusty remainder is refused, never half-done
+        assert exc.revert_msg in ("auction: would leave dust", "auction: nothing bought"), exc.revert_msg
+        return
+    event = tx.events["Take"]
+    assert event["price"] == price <= max_price
+    assert event["owe"] <= mul_div(event["collateral"], max_price, WAD, True)
+    assert event["owe"] <= mul_div(event["collateral"], price, WAD, True)
+    assert conserved(lot)
 
 
 def test_take__lot_exhausted_before_target__records_bad_debt(lot, keeper):

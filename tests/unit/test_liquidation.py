@@ -20,12 +20,18 @@ from tests.unit.conftest import (
 
 
 @pytest.fixture
-def sys(liquidation_system, positions):
-    return dict(liquidation_system, **positions)
+def sys(liquidation_system, positions, lens):
+    return dict(liquidation_system, lens=lens, **positions)
 
 
 def expected_target(normalized_debt, rate):
     return mul_div(mul_div(normalized_debt, rate, RAY, True), LIQUIDATION_PENALTY, WAD, True)
+
+
+def lot_debt(normalized_debt, rate):
+    """The debt a lot carries, RAD: normalized_debt * rate rounded up to whole WAD (the
+    engine credits the rounding to the surplus)."""
+    return mul_div(normalized_debt, rate, RAY, True) * RAY
 
 
 def expected_reward(target):
@@ -45,7 +51,7 @@ def test_liquidate__safe_vault__reverts(sys, keeper):
 def test_liquidate__stale_price__reverts(sys, keeper):
     brownie.chain.sleep(MAX_AGE + 1)
     brownie.chain.mine()
-    assert not sys["engine"].is_liquidatable(sys["unsafe"])
+    assert not sys["lens"].is_liquidatable(sys["unsafe"])
     with brownie.reverts("engine: oracle stale"):
         sys["liquidator"].liquidate(sys["unsafe"], keeper, {"from": keeper})
 
@@ -59,7 +65,7 @@ def test_liquidate__stopped__reverts(sys, keeper, admin):
 def test_liquidate__unsafe_vault__seizes_all_kicks_auction_pays_reward(sys, keeper, borrower):
     engine, liquidator, auction, token = sys["engine"], sys["liquidator"], sys["auction"], sys["debt_token"]
     vault_id = sys["unsafe"]
-    assert engine.is_liquidatable(vault_id)
+    assert sys["lens"].is_liquidatable(vault_id)
     _, _, collateral, normalized_debt = engine.vault_position(vault_id)
     bad_before = engine.bad_debt()
     balance_before = token.balanceOf(keeper)
@@ -75,19 +81,19 @@ def test_liquidate__unsafe_vault__seizes_all_kicks_auction_pays_reward(sys, keep
     assert auction_id == 1
     assert event["vault_id"] == vault_id and event["auction_id"] == auction_id and event["keeper"] == keeper
     assert event["collateral"] == collateral
-    assert event["debt"] == normalized_debt * rate
+    assert event["debt"] == lot_debt(normalized_debt, rate)
     assert event["target"] == target
     assert event["reward"] == reward
     assert engine.vault_position(vault_id)[2:] == (0, 0)
     status = auction.status(auction_id)
     assert status["active"] and status["owner"] == borrower
     assert status["lot"] == collateral and status["target"] == target
-    assert status["debt"] == normalized_debt * rate
+    assert status["debt"] == lot_debt(normalized_debt, rate)
     assert status["top"] == mul_div(CRASH_PRICE, LINEAR_CURVE[1], WAD, False)
     assert status["started_at"] == at
     assert token.balanceOf(keeper) == balance_before + reward
     assert engine.bad_debt() == bad_before + reward * RAY
-    assert engine.debt_in_auction() == normalized_debt * rate
+    assert engine.debt_in_auction() == lot_debt(normalized_debt, rate)
     assert engine.type_collateral_in_auction(sys["weth_type"]) == collateral
     assert liquidator.room(sys["weth_type"])[1] == target
     assert liquidator.room(sys["weth_type"])[3] == target
@@ -110,7 +116,7 @@ def test_liquidate__type_limit_allows_part__liquidates_part(sys, keeper, admin):
     target = expected_target(taken, rate)
     assert target <= limit
     event = tx.events["Liquidated"]
-    assert (event["collateral"], event["debt"], event["target"]) == (seized, taken * rate, target)
+    assert (event["collateral"], event["debt"], event["target"]) == (seized, lot_debt(taken, rate), target)
     assert event["reward"] == expected_reward(target)
     _, _, left_collateral, left_debt = engine.vault_position(vault_id)
     assert (left_collateral, left_debt) == (collateral - seized, normalized_debt - taken)
@@ -133,7 +139,7 @@ def test_liquidate__type_limit_would_leave_dust__leaves_exactly_dust(sys, keeper
     keep = mul_div(DUST, RAY, rate, True)
     taken = normalized_debt - keep
     event = tx.events["Liquidated"]
-    assert event["debt"] == taken * rate
+    assert event["debt"] == lot_debt(taken, rate)
     assert event["target"] == expected_target(taken, rate) <= limit
     assert engine.vault_position(vault_id)[3] == keep
     assert keep * rate >= DUST * RAY
@@ -170,5 +176,5 @@ def test_liquidate_many__mixed_vaults__liquidates_only_unsafe_and_skips_rest(sys
     assert auction.auction_count() == 2
     assert engine.vault_position(sys["unsafe"])[2:] == (0, 0)
     assert engine.vault_position(sys["keeper"])[2] == 100 * WAD
-    assert not engine.is_liquidatable(sys["keeper"])
+    assert not sys["lens"].is_liquidatable(sys["keeper"])
     assert conserved(sys)

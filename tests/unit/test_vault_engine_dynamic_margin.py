@@ -206,7 +206,7 @@ def test_required_ratio__sigma_above_cap__add_on_is_the_cap(engine, volatile_typ
 
 # ================================================================== safety follows volatility
 @pytest.fixture
-def leveraged_vault(engine, volatile_type, margin_feed, admin, borrower):
+def leveraged_vault(engine, volatile_type, margin_feed, admin, borrower, lens):
     """k = 1 (10,000 bps), cap +0.5; sigma seeded at 10 %: required 1.6. The borrower's vault
     holds 10 WETH (20,000) against 12,000 debt: ratio 1.667, safe."""
     margin_feed.seed_volatility(WAD // 10, {"from": admin})
@@ -216,13 +216,11 @@ def leveraged_vault(engine, volatile_type, margin_feed, admin, borrower):
     assert engine.required_ratio(volatile_type) == (LIQUIDATION_RATIO, sigma, LIQUIDATION_RATIO + sigma)
     set_next_timestamp(latest_timestamp() + 5)
     vault_id = engine.open_vault(volatile_type, 10 * WAD, 12_000 * WAD, {"from": borrower}).return_value
-    assert engine.vault_info(vault_id)["safe"] is True
+    assert lens.vault_info(vault_id)["safe"] is True
     return vault_id
 
 
-def test_vault__volatility_rises__becomes_unsafe_and_borrow_reverts(
-    engine, debt_token, volatile_type, margin_feed, feed_reporters, leveraged_vault, borrower
-):
+def test_vault__volatility_rises__becomes_unsafe_and_borrow_reverts(engine, debt_token, volatile_type, margin_feed, feed_reporters, leveraged_vault, borrower, lens):
     """A vault can become unsafe because volatility rose: same price, higher sigma."""
     volatility_before = margin_feed.volatility()
     _push_volatile_path(margin_feed, feed_reporters, SWINGS, borrower)
@@ -230,7 +228,7 @@ def test_vault__volatility_rises__becomes_unsafe_and_borrow_reverts(
     assert margin_feed.volatility() > 5 * volatility_before
     base, extra, total = engine.required_ratio(volatile_type)
     assert (base, extra, total) == (LIQUIDATION_RATIO, WAD // 2, 2 * WAD)  # k * sigma hit the cap
-    info = engine.vault_info(leveraged_vault)
+    info = lens.vault_info(leveraged_vault)
     assert info["collateral_value"] == 20_000 * WAD
     assert info["safe"] is False
     assert info["max_borrow"] == 0
@@ -244,29 +242,27 @@ def test_vault__volatility_rises__becomes_unsafe_and_borrow_reverts(
     assert engine.vault_position(leveraged_vault)[2] == 10 * WAD
 
 
-def test_vault__same_volatile_path_with_k_zero__stays_safe(
-    engine, volatile_type, margin_feed, feed_reporters, leveraged_vault, admin, borrower
-):
+def test_vault__same_volatile_path_with_k_zero__stays_safe(engine, volatile_type, margin_feed, feed_reporters, leveraged_vault, admin, borrower, lens):
     """Control for the test above: without the volatility margin the same path changes nothing."""
     engine.set_volatility_margin(volatile_type, 0, 5_000, {"from": admin})
     _push_volatile_path(margin_feed, feed_reporters, SWINGS, borrower)
     assert engine.required_ratio(volatile_type) == (LIQUIDATION_RATIO, 0, LIQUIDATION_RATIO)
-    assert engine.vault_info(leveraged_vault)["safe"] is True
+    assert lens.vault_info(leveraged_vault)["safe"] is True
     engine.borrow(leveraged_vault, DUST, borrower, {"from": borrower})
 
 
-def test_vault_info__dynamic_margin__max_borrow_is_borrowable(engine, volatile_type, margin_feed, admin, borrower):
+def test_vault_info__dynamic_margin__max_borrow_is_borrowable(engine, volatile_type, margin_feed, admin, borrower, lens):
     margin_feed.seed_volatility(WAD // 2, {"from": admin})
     engine.set_volatility_margin(volatile_type, 15_000, 10_000, {"from": admin})
     total = engine.required_ratio(volatile_type)[2]
     assert total > LIQUIDATION_RATIO
     set_next_timestamp(latest_timestamp() + 5)
     vault_id = engine.open_vault(volatile_type, 10 * WAD, 0, {"from": borrower}).return_value
-    room = engine.vault_info(vault_id)["max_borrow"]
+    room = lens.vault_info(vault_id)["max_borrow"]
     assert 20_000 * WAD * WAD // total - room < 10**6  # about value / total ratio
     set_next_timestamp(latest_timestamp())
     engine.borrow(vault_id, room, borrower, {"from": borrower})
-    assert engine.vault_info(vault_id)["safe"] is True
+    assert lens.vault_info(vault_id)["safe"] is True
 
 
 # ================================================================== packing (regression)

@@ -128,7 +128,7 @@ def test_accrue__unknown_collateral_type__reverts(engine, listed, stranger, bad_
 
 
 # ------------------------------------------------------------------ views at the current time
-def test_current_rate__later_block__matches_reference_without_storing(engine, weth_type, vault_with_debt):
+def test_current_rate__later_block__matches_reference_without_storing(engine, weth_type, vault_with_debt, lens):
     info = engine.collateral_type_info(weth_type)
     timestamp = latest_timestamp() + 30 * 86_400
     mine_at(timestamp)
@@ -137,7 +137,7 @@ def test_current_rate__later_block__matches_reference_without_storing(engine, we
     after = engine.collateral_type_info(weth_type)
     assert after["rate"] == info["rate"]  # a view: nothing stored
     assert after["debt"] == mul_div(after["normalized_debt"], expected, RAY, True)
-    assert engine.vault_info(vault_with_debt)["debt"] == mul_div(engine.vault_position(vault_with_debt)[3], expected, RAY, True)
+    assert lens.vault_info(vault_with_debt)["debt"] == mul_div(engine.vault_position(vault_with_debt)[3], expected, RAY, True)
 
 
 def test_current_rate__fee_at_one__stays_at_stored_rate(engine, weth_type, admin):

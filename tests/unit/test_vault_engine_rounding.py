@@ -50,14 +50,12 @@ def ceil_div_ray(rate):
     amount=strategy("uint256", min_value=DUST, max_value=MAX_BORROW),
     elapsed=strategy("uint256", max_value=10 * YEAR),
 )
-def test_borrow__any_amount_at_any_rate__debt_read_back_is_at_least_the_amount(
-    engine, debt_token, weth_feed, reporter, vault, borrower, amount, elapsed
-):
+def test_borrow__any_amount_at_any_rate__debt_read_back_is_at_least_the_amount(engine, debt_token, weth_feed, reporter, vault, borrower, amount, elapsed, lens):
     age(elapsed, weth_feed, reporter)
     balance = debt_token.balanceOf(borrower)
     tx = engine.borrow(vault, amount, borrower, {"from": borrower})
     rate = tx.events["Borrow"]["rate"]
-    debt = engine.vault_info(vault)["debt"]
+    debt = lens.vault_info(vault)["debt"]
     assert debt >= amount
     assert debt <= amount + ceil_div_ray(rate)  # and only by rounding
     assert debt_token.balanceOf(borrower) == balance + amount
@@ -69,9 +67,7 @@ def test_borrow__any_amount_at_any_rate__debt_read_back_is_at_least_the_amount(
     repay_seed=strategy("uint256"),
     elapsed=strategy("uint256", max_value=10 * YEAR),
 )
-def test_repay__any_amount__reduces_debt_by_at_most_the_amount_paid(
-    engine, debt_token, weth_type, vault, borrower, amount, repay_seed, elapsed
-):
+def test_repay__any_amount__reduces_debt_by_at_most_the_amount_paid(engine, debt_token, weth_type, vault, borrower, amount, repay_seed, elapsed, lens):
     engine.borrow(vault, amount, borrower, {"from": borrower})
     repay = 1 + repay_seed % (amount - DUST)  # leaves at least the dust
     normalized = engine.vault_position(vault)[3]
@@ -80,7 +76,7 @@ def test_repay__any_amount__reduces_debt_by_at_most_the_amount_paid(
     debt_before = mul_div(normalized, rate, RAY, True)
     balance = debt_token.balanceOf(borrower)
     engine.repay(vault, repay, {"from": borrower})
-    debt_after = engine.vault_info(vault)["debt"]
+    debt_after = lens.vault_info(vault)["debt"]
     assert debt_token.balanceOf(borrower) == balance - repay
     assert debt_before - debt_after <= repay
     assert debt_before - debt_after >= repay - ceil_div_ray(rate)

@@ -221,11 +221,11 @@ def test_deposit__one_token_unit__is_scaled_to_wad_and_withdraws_exactly(engine,
 
 
 @pytest.mark.parametrize("symbol", ["WBTC", "USDC"])
-def test_deposit__whole_units_of_low_decimal_token__value_counts_at_price(engine, funded, borrower, symbol):
+def test_deposit__whole_units_of_low_decimal_token__value_counts_at_price(engine, funded, borrower, symbol, lens):
     collateral_type, token, _ = funded[symbol]
     decimals, price = COLLATERALS[symbol]
     vault_id = engine.open_vault(collateral_type, 3 * 10**decimals, 0, {"from": borrower}).return_value
-    info = engine.vault_info(vault_id)
+    info = lens.vault_info(vault_id)
     assert info["collateral"] == 3 * WAD
     assert info["collateral_value"] == 3 * price
 
@@ -391,9 +391,9 @@ def test_borrow__safe_amount__mints_records_normalized_debt_and_logs(engine, deb
     assert ledger_balanced(engine, debt_token)
 
 
-def test_borrow__debt_read_back__is_at_least_the_amount(engine, vault, borrower):
+def test_borrow__debt_read_back__is_at_least_the_amount(engine, vault, borrower, lens):
     engine.borrow(vault, 1_234 * WAD + 567, borrower, {"from": borrower})
-    assert engine.vault_info(vault)["debt"] >= 1_234 * WAD + 567
+    assert lens.vault_info(vault)["debt"] >= 1_234 * WAD + 567
 
 
 def test_borrow__to_other_receiver__mints_to_receiver(engine, debt_token, vault, borrower, stranger):
@@ -510,7 +510,7 @@ def test_borrow__zero_ceiling__reverts(engine, weth_type, vault, admin, borrower
 
 
 @pytest.mark.parametrize("excess", [0, 1])
-def test_borrow__up_to_liquidation_ratio__passes_and_one_wei_more_reverts(engine, debt_token, weth_type, vault, borrower, excess):
+def test_borrow__up_to_liquidation_ratio__passes_and_one_wei_more_reverts(engine, debt_token, weth_type, vault, borrower, excess, lens):
     timestamp = schedule()
     rate = rate_at(engine, weth_type, timestamp)
     amount = max_safe_borrow(10 * WAD, 0, rate, WETH_PRICE, LIQUIDATION_RATIO)
@@ -518,7 +518,7 @@ def test_borrow__up_to_liquidation_ratio__passes_and_one_wei_more_reverts(engine
     if excess == 0:
         engine.borrow(vault, amount, borrower, {"from": borrower})
         assert debt_token.balanceOf(borrower) == amount
-        assert engine.vault_info(vault)["safe"] is True
+        assert lens.vault_info(vault)["safe"] is True
     else:
         with brownie.reverts("engine: vault unsafe"):
             engine.borrow(vault, amount + 1, borrower, {"from": borrower})
@@ -542,10 +542,10 @@ def test_borrow__first_borrow_below_dust__reverts(engine, debt_token, vault, bor
     assert debt_token.totalSupply() == 0
 
 
-def test_borrow__exactly_dust__passes(engine, debt_token, vault, borrower):
+def test_borrow__exactly_dust__passes(engine, debt_token, vault, borrower, lens):
     engine.borrow(vault, DUST, borrower, {"from": borrower})
     assert debt_token.balanceOf(borrower) == DUST
-    assert engine.vault_info(vault)["debt"] >= DUST
+    assert lens.vault_info(vault)["debt"] >= DUST
 
 
 def test_borrow__small_top_up_above_dust__passes(engine, debt_token, vault_with_debt, borrower):
@@ -609,7 +609,7 @@ def test_repay__by_third_party__burns_payers_tokens(engine, debt_token, vault_wi
     assert tx.events["Repay"]["payer"] == stranger
 
 
-def test_repay__max_uint__repays_whole_debt_rounded_up(engine, debt_token, weth_type, vault_with_debt, borrower, kusd_source):
+def test_repay__max_uint__repays_whole_debt_rounded_up(engine, debt_token, weth_type, vault_with_debt, borrower, kusd_source, lens):
     vault = vault_with_debt
     kusd_source(borrower, 1_000 * WAD)  # fees make the debt exceed what was borrowed
     normalized = position(engine, vault)[3]
@@ -621,7 +621,7 @@ def test_repay__max_uint__repays_whole_debt_rounded_up(engine, debt_token, weth_
     tx = engine.repay(vault, MAX_UINT256, {"from": borrower})
     assert position(engine, vault)[3] == 0
     assert debt_token.balanceOf(borrower) == balance - owed
-    assert engine.vault_info(vault)["debt"] == 0
+    assert lens.vault_info(vault)["debt"] == 0
     assert (tx.events["Repay"]["amount"], tx.events["Repay"]["normalized_debt"]) == (owed, 0)
     assert ledger_balanced(engine, debt_token)
 
@@ -648,7 +648,7 @@ def test_repay__largest_amount_removing_all_debt__passes_and_one_wei_more_revert
 
 
 @pytest.mark.parametrize("excess", [0, 1])
-def test_repay__down_to_dust__passes_and_one_wei_more_reverts(engine, debt_token, weth_type, vault_with_debt, borrower, excess):
+def test_repay__down_to_dust__passes_and_one_wei_more_reverts(engine, debt_token, weth_type, vault_with_debt, borrower, excess, lens):
     vault = vault_with_debt
     normalized = position(engine, vault)[3]
     timestamp = schedule()
@@ -661,7 +661,7 @@ def test_repay__down_to_dust__passes_and_one_wei_more_reverts(engine, debt_token
     assert (normalized - mul_div(amount + 1, RAY, rate, False)) * rate < DUST * RAY
     if excess == 0:
         engine.repay(vault, amount, {"from": borrower})
-        assert engine.vault_info(vault)["debt"] >= DUST
+        assert lens.vault_info(vault)["debt"] >= DUST
     else:
         with brownie.reverts("engine: debt below dust"):
             engine.repay(vault, amount + 1, {"from": borrower})
@@ -941,8 +941,8 @@ def test_set_operator__operator_of_other_owner__cannot_act(engine, vault, other_
 
 
 # ================================================================== views
-def test_vault_info__vault_with_debt__reports_value_ratio_headroom_and_safety(engine, weth_type, vault_with_debt, borrower):
-    info = engine.vault_info(vault_with_debt)
+def test_vault_info__vault_with_debt__reports_value_ratio_headroom_and_safety(engine, weth_type, vault_with_debt, borrower, lens):
+    info = lens.vault_info(vault_with_debt)
     _, _, collateral, normalized = position(engine, vault_with_debt)
     type_info = engine.collateral_type_info(weth_type)
     rate = engine.current_rate(weth_type)
@@ -961,7 +961,7 @@ def test_vault_info__vault_with_debt__reports_value_ratio_headroom_and_safety(en
     assert info["price_fresh"] is True
 
 
-def test_vault_info__max_borrow__can_be_borrowed_in_the_same_second(engine, debt_token, weth_type, vault, borrower):
+def test_vault_info__max_borrow__can_be_borrowed_in_the_same_second(engine, debt_token, weth_type, vault, borrower, lens):
     """`max_borrow` is documented as the "more debt the vault could take now"; a keeper
     that borrows exactly that much in the same second (same rate, same price) must succeed."""
     type_info = engine.collateral_type_info(weth_type)
@@ -979,56 +979,56 @@ def test_vault_info__max_borrow__can_be_borrowed_in_the_same_second(engine, debt
         pytest.fail("no second in range makes the debt round up")
     true_max = max_safe_borrow(10 * WAD, 0, rate, WETH_PRICE, LIQUIDATION_RATIO)
     mine_at(timestamp)
-    max_borrow = engine.vault_info(vault)["max_borrow"]
+    max_borrow = lens.vault_info(vault)["max_borrow"]
     set_next_timestamp(timestamp)  # borrow in the same second: same rate, same price
     engine.borrow(vault, max_borrow, borrower, {"from": borrower})
     assert debt_token.balanceOf(borrower) == max_borrow
     assert true_max - 10 <= max_borrow <= true_max  # not over-promised, not needlessly short
 
 
-def test_vault_info__no_debt__ratio_is_max_uint(engine, vault):
-    info = engine.vault_info(vault)
+def test_vault_info__no_debt__ratio_is_max_uint(engine, vault, lens):
+    info = lens.vault_info(vault)
     assert info["debt"] == 0
     assert info["collateral_ratio"] == MAX_UINT256
     assert info["safe"] is True
 
 
-def test_vault_info__stale_price__no_headroom_and_not_fresh(engine, vault_with_debt, stale):
-    info = engine.vault_info(vault_with_debt)
+def test_vault_info__stale_price__no_headroom_and_not_fresh(engine, vault_with_debt, stale, lens):
+    info = lens.vault_info(vault_with_debt)
     assert info["price_fresh"] is False
     assert info["max_borrow"] == 0
 
 
-def test_vault_info__after_price_drop__reports_unsafe(engine, weth_feed, vault_with_debt, reporter):
+def test_vault_info__after_price_drop__reports_unsafe(engine, weth_feed, vault_with_debt, reporter, lens):
     weth_feed.set_price(700 * WAD, {"from": reporter})
-    info = engine.vault_info(vault_with_debt)
+    info = lens.vault_info(vault_with_debt)
     assert info["safe"] is False
     assert info["max_borrow"] == 0
 
 
-def test_vault_info__unknown_vault__reverts(engine, vault):
+def test_vault_info__unknown_vault__reverts(engine, vault, lens):
     with brownie.reverts("engine: unknown vault"):
-        engine.vault_info(engine.vault_count() + 1)
+        lens.vault_info(engine.vault_count() + 1)
 
 
-def test_vaults_info__batch__matches_single_reads(engine, funded, wbtc_type, vault, other_borrower):
+def test_vaults_info__batch__matches_single_reads(engine, funded, wbtc_type, vault, other_borrower, lens):
     other = engine.open_vault(wbtc_type, 10**8, 0, {"from": other_borrower}).return_value
-    batch = engine.vaults_info([vault, other])
-    assert [tuple(i) for i in batch] == [tuple(engine.vault_info(vault)), tuple(engine.vault_info(other))]
+    batch = lens.vaults_info([vault, other])
+    assert [tuple(i) for i in batch] == [tuple(lens.vault_info(vault)), tuple(lens.vault_info(other))]
 
 
-def test_vaults_info__unknown_or_closed_vault_in_batch__gets_empty_entry(engine, vault, borrower):
+def test_vaults_info__unknown_or_closed_vault_in_batch__gets_empty_entry(engine, vault, borrower, lens):
     engine.close(vault, borrower, {"from": borrower})
     unknown = engine.vault_count() + 1
-    batch = engine.vaults_info([vault, unknown])
+    batch = lens.vaults_info([vault, unknown])
     for entry, vault_id in zip(batch, [vault, unknown]):
         assert entry["vault_id"] == vault_id
         assert entry["owner"] == ZERO_ADDRESS
         assert (entry["collateral"], entry["normalized_debt"], entry["debt"]) == (0, 0, 0)
 
 
-def test_vaults_info__empty_batch__returns_empty_list(engine, vault):
-    assert list(engine.vaults_info([])) == []
+def test_vaults_info__empty_batch__returns_empty_list(engine, vault, lens):
+    assert list(lens.vaults_info([])) == []
 
 
 def test_vault_position__unknown_vault__reverts(engine, vault):
