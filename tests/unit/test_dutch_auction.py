@@ -19,7 +19,7 @@ from tests.unit.conftest import (
     set_next_timestamp,
 )
 
-MODE_PAY, MODE_REENTER_ENGINE, MODE_REENTER_AUCTION, MODE_REVERT = 0, 1, 2, 3
+MODE_PAY, MODE_REENTER_ENGINE, MODE_REENTER_AUCTION, MODE_REVERT, MODE_SELL = 0, 1, 2, 3, 4
 TOP = mul_div(CRASH_PRICE, LINEAR_CURVE[1], WAD, False)  # 1,680
 TAU = LINEAR_CURVE[2]
 
@@ -323,6 +323,50 @@ def test_flash_take__mode_pay__collateral_first_then_payment(lot, keeper, flash_
     burned = names.index(("Transfer", lot["debt_token"].address))
     assert weth_in < called < burned
     assert lot["auction"].status(lot["auction_id"])["lot"] == status["lot"] - WAD
+    assert conserved(lot)
+
+
+@pytest.fixture
+def market(MockMarket, lot, keeper, flash_taker, admin):
+    """A market buying WETH for kUSD (10,000 kUSD of float from the keeper); the flash
+    taker holds no kUSD and sells what it takes there (MODE_SELL)."""
+    m = MockMarket.deploy(lot["weth"], lot["debt_token"], 18, CRASH_PRICE, {"from": admin})
+    lot["debt_token"].transfer(m, 10_000 * WAD, {"from": keeper})
+    flash_taker.set_market(m, lot["weth"], 1, {"from": keeper})
+    flash_taker.set_mode(MODE_SELL, {"from": keeper})
+    return m
+
+
+def test_flash_take__callback_sells_collateral_above_auction_price__pays_and_keeps_profit(
+    lot, keeper, flash_taker, market, admin
+):
+    """A keeper with no capital: the collateral arrives first, the callback sells it on a
+    market for more than the auction price, the auction burns what is owed, the rest is profit."""
+    price = linear_price(TOP, 600)
+    market.set_price(price + 50 * WAD, {"from": admin})
+    assert lot["debt_token"].balanceOf(flash_taker) == 0
+    set_next_timestamp(lot["start"] + 600)
+    tx = flash_taker.flash_take(lot["auction_id"], 2 * WAD, price, {"from": keeper})
+    owe = tx.events["Take"]["owe"]
+    assert owe == 2 * price and tx.events["Take"]["collateral"] == 2 * WAD
+    assert tx.events["Sold"]["proceeds"] == 2 * (price + 50 * WAD)
+    assert lot["debt_token"].balanceOf(flash_taker) == 100 * WAD  # the profit
+    assert lot["weth"].balanceOf(flash_taker) == 0 and lot["weth"].balanceOf(market) == 2 * WAD
+    assert conserved(lot)
+
+
+def test_flash_take__market_pays_less_than_owed__reverts_and_changes_nothing(
+    lot, keeper, flash_taker, market, admin
+):
+    """The callback sells below the auction price: the taker cannot pay, so the whole take
+    (collateral out, sale, callback) reverts and the lot is as it was."""
+    price = linear_price(TOP, 600)
+    market.set_price(price - 10 * WAD, {"from": admin})
+    before = snapshot(lot, keeper, flash_taker, market)
+    set_next_timestamp(lot["start"] + 600)
+    with brownie.reverts("token: insufficient balance"):
+        flash_taker.flash_take(lot["auction_id"], 2 * WAD, price, {"from": keeper})
+    assert snapshot(lot, keeper, flash_taker, market) == before
     assert conserved(lot)
 
 
