@@ -2,10 +2,15 @@
 """
 @title DebtToken
 @notice Keel's debt token (18 decimals): an ERC-20 with EIP-2612 `permit`.
-        Only accounts holding ROLE_MINTER (the vault engine and, later, other
-        authorised modules) mint and burn; the owner grants that role.
+        Only the vault engine named at deployment and accounts holding
+        ROLE_MINTER (other authorised modules) mint and burn; the owner grants
+        that role.
 @dev `burn` takes tokens from an account without an allowance, so ROLE_MINTER is
      only ever granted to audited protocol contracts that burn from the payer.
+     The engine is an immutable so that its mints and burns (every borrow,
+     repay and auction take) skip the role lookup, a cold storage read: the
+     deployer predicts the engine's address (keel.deploy does; an engine whose
+     address was not predicted still works through ROLE_MINTER).
 """
 
 from ethereum.ercs import IERC20
@@ -61,16 +66,21 @@ nonces: public(HashMap[address, uint256])
 _CACHED_CHAIN_ID: immutable(uint256)
 _CACHED_DOMAIN_SEPARATOR: immutable(bytes32)
 _NAME_HASH: immutable(bytes32)
+# the vault engine, which may mint and burn without a role (empty: none)
+engine: public(immutable(address))
 
 
 @deploy
-def __init__(token_name: String[64], token_symbol: String[32], initial_owner: address):
+def __init__(token_name: String[64], token_symbol: String[32], initial_owner: address, engine_address: address):
     """
     @param token_name ERC-20 name, also the EIP-712 domain name.
     @param token_symbol ERC-20 symbol.
     @param initial_owner Owner who grants ROLE_MINTER.
+    @param engine_address The vault engine's (predicted) address, which mints and
+           burns without a role; the zero address for none.
     """
     access_control.__init__(initial_owner)
+    engine = engine_address
     self.name = token_name
     self.symbol = token_symbol
     _NAME_HASH = keccak256(token_name)
@@ -180,12 +190,20 @@ def permit(
     return True
 
 
+@internal
+@view
+def _check_minter():
+    # the immutable comparison first: the engine never pays for the role lookup
+    if msg.sender != engine:
+        access_control._check_role(ROLE_MINTER)
+
+
 @external
 def mint(receiver: address, amount: uint256):
     """
-    @notice Create `amount` (WAD) for `receiver`. ROLE_MINTER only.
+    @notice Create `amount` (WAD) for `receiver`. The engine or ROLE_MINTER only.
     """
-    access_control._check_role(ROLE_MINTER)
+    self._check_minter()
     assert receiver != empty(address), "token: mint to zero address"
     self.totalSupply += amount
     self.balanceOf[receiver] = unsafe_add(self.balanceOf[receiver], amount)
@@ -195,9 +213,10 @@ def mint(receiver: address, amount: uint256):
 @external
 def burn(account: address, amount: uint256):
     """
-    @notice Destroy `amount` (WAD) held by `account`. ROLE_MINTER only, no allowance.
+    @notice Destroy `amount` (WAD) held by `account`. The engine or ROLE_MINTER
+            only, no allowance.
     """
-    access_control._check_role(ROLE_MINTER)
+    self._check_minter()
     balance: uint256 = self.balanceOf[account]
     assert balance >= amount, "token: insufficient balance"
     self.balanceOf[account] = unsafe_sub(balance, amount)

@@ -2,17 +2,20 @@
 """
 @title DutchAuction
 @notice Descending-price auctions of liquidated collateral, one lot per
-        liquidation. A lot starts at `oracle price * buf` and its price falls with
-        time along its collateral type's curve: linear to zero over `tau` seconds,
-        or stepwise exponential (`cut` per `step` seconds). Anyone may `take` any
-        part at the current price, up to their `max_price`; with `data` the
-        collateral is sent first and the taker pays in a callback (flash take).
+        liquidated vault. A lot starts at `oracle price * buf` and its price falls
+        with time along its collateral type's curve: linear to zero over `tau`
+        seconds, or stepwise exponential (`cut` per `step` seconds). Anyone may
+        `take` any part at the current price, up to their `max_price`; with `data`
+        the collateral is sent first and the taker pays in a callback (flash take).
         When the lot's target (debt + penalty) is met, the rest of its collateral
-        goes back to the vault owner; when the collateral runs out first, the debt
-        still owed becomes bad debt. A lot older than `tail` or whose price fell
-        below `cusp * top` can be `reset` by anyone, for a small incentive.
+        goes back into the liquidated vault; when the collateral runs out first,
+        the debt still owed becomes bad debt. A lot older than `tail` or whose
+        price fell below `cusp * top` can be `reset` by anyone, for a small
+        incentive.
 @dev Collateral stays in the vault engine; this contract keeps each lot's books
-     and moves collateral and debt through the engine (ROLE_AUCTION there).
+     and moves collateral and debt through the engine (ROLE_AUCTION there). The
+     engine keeps each type's totals in auction, which the Liquidator's caps read.
+     Storage is packed so that a partial take reads three slots and writes one.
 """
 
 from .modules import access_control
@@ -30,64 +33,42 @@ exports: (
 
 
 interface IVaultEngine:
+    def auction_take(collateral_type: uint256, receiver: address, amount: uint256, payer: address, owe: uint256, covered: uint256, vault_id: uint256, returned: uint256, bad_debt: uint256): nonpayable
     def auction_release(collateral_type: uint256, receiver: address, amount: uint256): nonpayable
-    def auction_payment(payer: address, amount: uint256, debt: uint256): nonpayable
-    def auction_take(collateral_type: uint256, receiver: address, amount: uint256, payer: address, owe: uint256, debt: uint256): nonpayable
-    def auction_bad_debt(debt: uint256): nonpayable
+    def auction_payment(collateral_type: uint256, payer: address, owe: uint256, covered: uint256, vault_id: uint256, returned: uint256, bad_debt: uint256): nonpayable
     def mint_incentive(receiver: address, amount: uint256): nonpayable
     def set_auction_lock(locked: bool): nonpayable
     def fresh_price(collateral_type: uint256) -> uint256: view
-    def collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo: view
-
-
-interface ILiquidator:
-    def auction_finished(collateral_type: uint256, target_removed: uint256): nonpayable
+    def collateral_type_words(collateral_type: uint256) -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256): view
 
 
 interface ITakeCallee:
     def on_auction_take(taker: address, owe: uint256, collateral: uint256, data: Bytes[1024]): nonpayable
 
 
-struct CollateralTypeInfo:
-    token: address
-    oracle: address
-    token_scale: uint256
-    liquidation_ratio: uint256
-    volatility_k_bps: uint256
-    volatility_cap_bps: uint256
-    debt_ceiling: uint256
-    dust: uint256
-    stability_fee: uint256
-    liquidation_penalty: uint256
-    rate: uint256
-    last_accrual: uint256
-    normalized_debt: uint256
-    debt: uint256
-    collateral_dust: uint256
-
 struct Curve:
     kind: uint256  # CURVE_LINEAR or CURVE_EXPONENTIAL
-    buf: uint256  # WAD, start price = oracle price * buf
-    tau: uint256  # seconds to zero (linear)
-    step: uint256  # seconds per cut (exponential)
-    cut: uint256  # RAY, price factor per step (exponential)
+    buf: uint256  # WAD, whole bps: start price = oracle price * buf
+    tau: uint256  # seconds to zero (linear; 0 for exponential)
+    step: uint256  # seconds per cut (exponential; 0 for linear)
+    cut: uint256  # RAY, price factor per step (exponential; 0 for linear)
     tail: uint256  # seconds after which a lot may be reset
-    cusp: uint256  # WAD, a lot may be reset below cusp * top
+    cusp: uint256  # WAD, whole bps: a lot may be reset below cusp * top
 
 struct AuctionStatus:
     auction_id: uint256
     active: bool
     needs_reset: bool
     collateral_type: uint256
-    owner: address
+    vault_id: uint256  # the liquidated vault; leftover collateral goes back into it
     price: uint256  # WAD, now
     top: uint256  # WAD
     lot: uint256  # WAD collateral left
     target: uint256  # WAD debt tokens still to raise
-    debt: uint256  # RAD of the vault's debt still uncovered
+    debt: uint256  # WAD of the vault's debt still uncovered (the rest of the target is penalty)
     started_at: uint256  # unix seconds
 
-# ROLE_LIQUIDATOR here: the Liquidator that starts lots
+# the Liquidator that starts lots
 ROLE_KICKER: constant(uint256) = 1
 # set curves, incentives, stop levels
 ROLE_AUCTION_ADMIN: constant(uint256) = 2
@@ -98,8 +79,12 @@ CURVE_LINEAR: constant(uint256) = 1
 CURVE_EXPONENTIAL: constant(uint256) = 2
 WAD: constant(uint256) = fixed_point.WAD
 RAY: constant(uint256) = fixed_point.RAY
+BPS: constant(uint256) = 10_000
+WAD_PER_BPS: constant(uint256) = 10 ** 14
 MAX_BATCH: constant(uint256) = 100
 MAX_CALLBACK_DATA: constant(uint256) = 1024
+# collateral type ids live in 8 bits of a lot
+MAX_COLLATERAL_TYPE: constant(uint256) = 255
 
 # stop levels: 0 none, 1 no new lots, 2 also no resets, 3 also no takes
 STOP_NONE: constant(uint256) = 0
@@ -109,19 +94,25 @@ STOP_TAKES: constant(uint256) = 3
 # set by shutdown only, for good: nothing but `cancel`
 STOP_SHUTDOWN: constant(uint256) = 4
 
-MASK_32: constant(uint256) = 2 ** 32 - 1
+MASK_3: constant(uint256) = 7
+MASK_8: constant(uint256) = 255
+MASK_14: constant(uint256) = 2 ** 14 - 1
+MASK_16: constant(uint256) = 2 ** 16 - 1
+MASK_20: constant(uint256) = 2 ** 20 - 1
+MASK_40: constant(uint256) = 2 ** 40 - 1
 MASK_64: constant(uint256) = 2 ** 64 - 1
+MASK_90: constant(uint256) = 2 ** 90 - 1
 MASK_96: constant(uint256) = 2 ** 96 - 1
-MASK_128: constant(uint256) = 2 ** 128 - 1
-MASK_160: constant(uint256) = 2 ** 160 - 1
+MASK_112: constant(uint256) = 2 ** 112 - 1
+MAX_DUST: constant(uint256) = 2 ** 91 - 1
 
 event AuctionStarted:
     auction_id: indexed(uint256)
     collateral_type: indexed(uint256)
-    owner: indexed(address)
+    vault_id: indexed(uint256)
     lot: uint256  # WAD collateral
     target: uint256  # WAD debt + penalty
-    debt: uint256  # RAD
+    debt: uint256  # WAD of vault debt in the target
     top: uint256  # WAD start price
 
 event Take:
@@ -130,7 +121,7 @@ event Take:
     receiver: address
     price: uint256  # WAD
     collateral: uint256  # WAD bought
-    owe: uint256  # WAD paid
+    owe: uint256  # WAD paid (vault debt first, then penalty)
     lot: uint256  # WAD left
     target: uint256  # WAD left
 
@@ -142,8 +133,8 @@ event AuctionReset:
 
 event AuctionFinished:
     auction_id: indexed(uint256)
-    collateral_returned: uint256  # WAD back to the owner
-    bad_debt: uint256  # RAD left uncovered
+    collateral_returned: uint256  # WAD back into the vault
+    bad_debt: uint256  # WAD of vault debt left uncovered
 
 event CurveSet:
     collateral_type: indexed(uint256)
@@ -167,10 +158,7 @@ event AuctionCancelled:
     auction_id: indexed(uint256)
     collateral_type: indexed(uint256)
     lot: uint256  # WAD collateral handed to settlement
-    debt: uint256  # RAD of vault debt still uncovered
-
-event LiquidatorSet:
-    liquidator: indexed(address)
+    debt: uint256  # WAD of vault debt still uncovered
 
 event AuctionDustUpdated:
     collateral_type: indexed(uint256)
@@ -178,26 +166,24 @@ event AuctionDustUpdated:
 
 # the vault engine
 engine: public(immutable(address))
-# packed: the liquidator told when lots end (bits 0-159) | circuit breaker level,
-#         STOP_* (bits 160-167) | number of lots ever started, ids run 1..count (bits 168-255).
-# One slot: a take reads the level, a finishing take the liquidator, a kick all three.
+# packed: number of lots ever started, ids run 1..count (bits 0-63) | circuit
+#         breaker level, STOP_* (bits 64-71) | highest type id with a curve (bits 72-79)
 _config: uint256
-# A lot lives in three slots (a fourth would cost every liquidation another fresh
-# 22,100-gas slot); a partial take and a reset touch only the first two:
-# lot => packed: collateral WAD (bits 0-127) | target WAD (bits 128-223) | collateral type (bits 224-231)
-_lot_amounts: HashMap[uint256, uint256]
-# lot => packed: vault debt still uncovered, WAD (bits 0-95; the engine seizes whole WAD
-#        of debt) | start price WAD (bits 96-191) | started_at unix s (bits 192-231);
-#        0 = not running
+# type => packed, everything a take needs of its type in one slot:
+#         curve kind (bits 0-1) | stop level, a copy of the global one (bits 2-4) |
+#         buf bps (bits 5-20) | tau (linear) or step (exponential) s (bits 21-40) |
+#         tail s (bits 41-60) | cusp bps (bits 61-74) | cut RAY (bits 75-164) |
+#         smallest target a partial take may leave WAD (bits 165-255)
+_type_config: HashMap[uint256, uint256]
+# A lot lives in two slots (each fresh slot costs a liquidation 22,100 gas):
+# lot => packed, written by takes: collateral WAD (bits 0-111) | target WAD
+#        (bits 112-207) | collateral type (bits 208-215) | vault id (bits 216-255)
+_lots: HashMap[uint256, uint256]
+# lot => packed, written at start and reset: penalty part of the starting target
+#        WAD (bits 0-95) | start price WAD (bits 96-191) | started_at unix s
+#        (bits 192-231); 0 = not running. The vault debt still uncovered is
+#        max(0, target - penalty part): takes pay the debt first.
 _lot_books: HashMap[uint256, uint256]
-# lot => packed: vault owner (bits 0-159) | target at the start WAD (bits 160-255)
-_lot_owner: HashMap[uint256, uint256]
-# type => packed price curve: kind (bits 0-7) | buf WAD (bits 8-71) | tau s (bits 72-103) |
-#         step s (bits 104-135) | cut RAY (bits 136-231)
-_curve_price: HashMap[uint256, uint256]
-# type => packed reset rule and dust: tail s (bits 0-31) | cusp WAD (bits 32-95) |
-#         smallest target a partial take may leave, WAD (bits 96-255)
-_curve_reset: HashMap[uint256, uint256]
 # reset incentive, packed: flat WAD (bits 0-95) | percent of the target WAD (bits 96-159) |
 #         cap WAD (bits 160-255)
 _incentives: uint256
@@ -207,101 +193,90 @@ _incentives: uint256
 def __init__(engine_address: address, initial_owner: address):
     """
     @param engine_address The VaultEngine (this contract needs its ROLE_AUCTION).
+    @param initial_owner Owner who grants the roles.
     """
     assert engine_address != empty(address), "auction: zero engine"
     access_control.__init__(initial_owner)
     engine = engine_address
 
 
-# ================================================================ packed config
-@internal
-@view
-def _stop_level() -> uint256:
-    return (self._config >> 160) & 255
-
-
-@internal
-@view
-def _liquidator() -> address:
-    return convert(convert(self._config & MASK_160, uint160), address)
-
-
-@internal
-def _set_stop_level(level: uint256):
-    self._config = (self._config & ~(255 << 160)) | (level << 160)
-    log StopLevelSet(level=level)
-
-
 # ================================================================ price curves
 @internal
 @view
-def _price(collateral_type: uint256, top: uint256, elapsed: uint256) -> uint256:
+def _price(config: uint256, top: uint256, elapsed: uint256) -> uint256:
     """
     @dev The curve's price after `elapsed` seconds, rounded down. Non-increasing.
+         `config`: the type's packed _type_config slot.
     """
-    packed: uint256 = self._curve_price[collateral_type]
-    if packed & 255 == CURVE_LINEAR:
-        tau: uint256 = (packed >> 72) & MASK_32
-        if elapsed >= tau:
+    period: uint256 = (config >> 21) & MASK_20
+    if config & 3 == CURVE_LINEAR:
+        if elapsed >= period:
             return 0
-        return top * (tau - elapsed) // tau
-    steps: uint256 = elapsed // ((packed >> 104) & MASK_32)
+        return top * (period - elapsed) // period
+    steps: uint256 = elapsed // period
     if steps >= 2 ** 63:
         return 0
-    return fixed_point.mul_div(top, fixed_point.rpow(packed >> 136, steps, False), RAY, False)
+    return fixed_point.mul_div(top, fixed_point.rpow((config >> 75) & MASK_90, steps, False), RAY, False)
 
 
 @internal
-@view
-def _needs_reset(reset_rule: uint256, top: uint256, elapsed: uint256, price: uint256) -> bool:
-    # reset_rule: the type's packed _curve_reset slot
-    return elapsed > reset_rule & MASK_32 or price * WAD < ((reset_rule >> 32) & MASK_64) * top
+@pure
+def _needs_reset(config: uint256, top: uint256, elapsed: uint256, price: uint256) -> bool:
+    return elapsed > (config >> 41) & MASK_20 or price * BPS < ((config >> 61) & MASK_14) * top
+
+
+@internal
+@pure
+def _start_price(config: uint256, price: uint256) -> uint256:
+    top: uint256 = price * ((config >> 5) & MASK_16) // BPS
+    assert top != 0, "auction: zero start price"
+    assert top <= MASK_96, "auction: start price too large"
+    return top
+
+
+@internal
+@pure
+def _stop(config: uint256) -> uint256:
+    return (config >> 2) & MASK_3
+
+
+@internal
+@pure
+def _uncovered(target: uint256, penalty: uint256) -> uint256:
+    """
+    @dev Vault debt still uncovered, WAD: takes pay the debt first, the penalty last.
+    """
+    if target > penalty:
+        return target - penalty
+    return 0
 
 
 # ================================================================ lots
 @external
 @nonreentrant
-def kick(collateral_type: uint256, lot: uint256, target: uint256, debt: uint256, owner: address, price: uint256) -> uint256:
+def kick(collateral_type: uint256, vault_id: uint256, lot: uint256, debt: uint256, target: uint256, price: uint256) -> uint256:
     """
-    @notice Start a lot: `lot` WAD collateral to raise `target` WAD debt tokens,
-            of which `debt` RAD is the vault's debt, starting at `price * buf`.
-            ROLE_KICKER (the Liquidator).
+    @notice Start a lot: `lot` WAD collateral of vault `vault_id` to raise
+            `target` WAD debt tokens, of which `debt` WAD is the vault's debt,
+            starting at `price * buf`. ROLE_KICKER (the Liquidator).
+    @return The new lot's id.
     """
     access_control._check_role(ROLE_KICKER)
-    config: uint256 = self._config
-    assert (config >> 160) & 255 < STOP_KICKS, "auction: stopped"
+    config: uint256 = self._type_config[collateral_type]
+    assert config & 3 != 0, "auction: no curve for type"
+    assert self._stop(config) < STOP_KICKS, "auction: stopped"
     assert lot != 0 and target != 0, "auction: empty lot"
-    assert lot <= MASK_128 and target <= MASK_96 and collateral_type <= 255, "auction: lot too large"
-    # the engine seizes whole WAD of debt, so the lot keeps it in WAD (debt <= target)
-    assert debt % RAY == 0 and debt // RAY <= target, "auction: debt not whole WAD"
-    assert owner != empty(address), "auction: zero owner"
-    curve: uint256 = self._curve_price[collateral_type]
-    assert curve != 0, "auction: no curve for type"
-    top: uint256 = fixed_point.mul_div(price, (curve >> 8) & MASK_64, WAD, False)
-    assert top != 0, "auction: zero start price"
-    assert top <= MASK_96, "auction: start price too large"
-    auction_id: uint256 = (config >> 168) + 1
-    self._config = (config & (2 ** 168 - 1)) | (auction_id << 168)
-    self._lot_amounts[auction_id] = lot | (target << 128) | (collateral_type << 224)
-    self._lot_books[auction_id] = (debt // RAY) | (top << 96) | (block.timestamp << 192)
-    self._lot_owner[auction_id] = convert(owner, uint256) | (target << 160)
-    log AuctionStarted(auction_id=auction_id, collateral_type=collateral_type, owner=owner, lot=lot, target=target, debt=debt, top=top)
+    assert lot <= MASK_112 and target <= MASK_96, "auction: lot too large"
+    assert debt <= target, "auction: debt above target"
+    assert vault_id != 0 and vault_id <= MASK_40, "auction: bad vault id"
+    top: uint256 = self._start_price(config, price)
+    counter: uint256 = self._config
+    auction_id: uint256 = (counter & MASK_64) + 1
+    self._config = counter + 1
+    self._lots[auction_id] = lot | (target << 112) | (collateral_type << 208) | (vault_id << 216)
+    self._lot_books[auction_id] = (target - debt) | (top << 96) | (block.timestamp << 192)
+    log AuctionStarted(auction_id=auction_id, collateral_type=collateral_type, vault_id=vault_id, lot=lot, target=target, debt=debt, top=top)
     return auction_id
-
-
-@internal
-def _finish(auction_id: uint256, collateral_type: uint256, owner: address, lot: uint256, debt: uint256, initial_target: uint256):
-    """
-    @dev End a lot whose books are already cleared: leftover collateral back to
-         the owner, uncovered debt to bad debt, the caps' room back to the liquidator.
-    """
-    if lot != 0:
-        extcall IVaultEngine(engine).auction_release(collateral_type, owner, lot)
-    if debt != 0:
-        extcall IVaultEngine(engine).auction_bad_debt(debt)
-    # the liquidator counts a lot's initial target against its caps until it ends
-    extcall ILiquidator(self._liquidator()).auction_finished(collateral_type, initial_target)
-    log AuctionFinished(auction_id=auction_id, collateral_returned=lot, bad_debt=debt)
 
 
 @external
@@ -315,22 +290,22 @@ def take(auction_id: uint256, amount: uint256, max_price: uint256, receiver: add
             (flash take); every vault action in the engine is refused meanwhile.
     @return The collateral bought, WAD.
     """
-    assert self._stop_level() < STOP_TAKES, "auction: stopped"
     assert receiver != empty(address), "auction: zero receiver"
     books: uint256 = self._lot_books[auction_id]
     assert books != 0, "auction: not running"
+    packed: uint256 = self._lots[auction_id]
+    collateral_type: uint256 = (packed >> 208) & MASK_8
+    config: uint256 = self._type_config[collateral_type]
+    assert self._stop(config) < STOP_TAKES, "auction: stopped"
     top: uint256 = (books >> 96) & MASK_96
     elapsed: uint256 = block.timestamp - (books >> 192)
-    amounts: uint256 = self._lot_amounts[auction_id]
-    lot: uint256 = amounts & MASK_128
-    target: uint256 = (amounts >> 128) & MASK_96
-    collateral_type: uint256 = amounts >> 224
-    price: uint256 = self._price(collateral_type, top, elapsed)
-    reset_rule: uint256 = self._curve_reset[collateral_type]
-    assert not self._needs_reset(reset_rule, top, elapsed, price), "auction: needs reset"
+    price: uint256 = self._price(config, top, elapsed)
+    assert not self._needs_reset(config, top, elapsed, price), "auction: needs reset"
     assert price <= max_price, "auction: price above max"
     assert amount != 0, "auction: zero amount"
-    auction_dust: uint256 = reset_rule >> 96
+    lot: uint256 = packed & MASK_112
+    target: uint256 = (packed >> 112) & MASK_96
+    auction_dust: uint256 = config >> 165
 
     bought: uint256 = min(lot, amount)
     # the taker owes the price of what it buys, rounded up
@@ -348,37 +323,38 @@ def take(auction_id: uint256, amount: uint256, max_price: uint256, receiver: add
         bought = fixed_point.mul_div(owe, WAD, price, True)
     assert bought != 0 and owe != 0, "auction: nothing bought"
 
+    penalty: uint256 = books & MASK_96
+    uncovered: uint256 = self._uncovered(target, penalty)
     lot -= bought
     target -= owe
-    debt: uint256 = books & MASK_96
     # debt tokens cover the vault's debt first, the penalty after (WAD)
-    covered: uint256 = min(owe, debt)
-    debt -= covered
+    covered: uint256 = uncovered - self._uncovered(target, penalty)
+    vault_id: uint256 = packed >> 216
 
     # effects before interactions: the lot's books first
+    returned: uint256 = 0
+    bad_debt: uint256 = 0
     finished: bool = target == 0 or lot == 0
-    owner_and_target: uint256 = 0
     if finished:
-        owner_and_target = self._lot_owner[auction_id]
-        self._lot_amounts[auction_id] = 0
+        # the target met: the rest of the collateral goes back into the vault;
+        # the collateral gone first: the vault debt still uncovered is bad debt
+        returned = lot
+        bad_debt = uncovered - covered
+        self._lots[auction_id] = 0
         self._lot_books[auction_id] = 0
-        self._lot_owner[auction_id] = 0
     else:
-        self._lot_amounts[auction_id] = lot | (target << 128) | (collateral_type << 224)
-        if covered != 0:
-            self._lot_books[auction_id] = books - covered
+        self._lots[auction_id] = lot | (target << 112) | ((packed >> 208) << 208)
+    log Take(auction_id=auction_id, taker=msg.sender, receiver=receiver, price=price, collateral=bought, owe=owe, lot=lot, target=target)
+    if finished:
+        log AuctionFinished(auction_id=auction_id, collateral_returned=returned, bad_debt=bad_debt)
     if len(data) == 0:
-        extcall IVaultEngine(engine).auction_take(collateral_type, receiver, bought, msg.sender, owe, covered * RAY)
+        extcall IVaultEngine(engine).auction_take(collateral_type, receiver, bought, msg.sender, owe, covered, vault_id, returned, bad_debt)
     else:
         extcall IVaultEngine(engine).auction_release(collateral_type, receiver, bought)
         extcall IVaultEngine(engine).set_auction_lock(True)
         extcall ITakeCallee(receiver).on_auction_take(msg.sender, owe, bought, data)
         extcall IVaultEngine(engine).set_auction_lock(False)
-        extcall IVaultEngine(engine).auction_payment(msg.sender, owe, covered * RAY)
-    log Take(auction_id=auction_id, taker=msg.sender, receiver=receiver, price=price, collateral=bought, owe=owe, lot=lot, target=target)
-    if finished:
-        owner: address = convert(convert(owner_and_target & MASK_160, uint160), address)
-        self._finish(auction_id, collateral_type, owner, lot, debt * RAY, owner_and_target >> 160)
+        extcall IVaultEngine(engine).auction_payment(collateral_type, msg.sender, owe, covered, vault_id, returned, bad_debt)
     return bought
 
 
@@ -391,23 +367,22 @@ def reset(auction_id: uint256, keeper: address) -> uint256:
             reset incentive (flat + percent of the target, capped). Anyone.
     @return The new start price, WAD.
     """
-    assert self._stop_level() < STOP_RESETS, "auction: stopped"
     books: uint256 = self._lot_books[auction_id]
     assert books != 0, "auction: not running"
+    packed: uint256 = self._lots[auction_id]
+    collateral_type: uint256 = (packed >> 208) & MASK_8
+    config: uint256 = self._type_config[collateral_type]
+    assert self._stop(config) < STOP_RESETS, "auction: stopped"
     top: uint256 = (books >> 96) & MASK_96
     elapsed: uint256 = block.timestamp - (books >> 192)
-    amounts: uint256 = self._lot_amounts[auction_id]
-    collateral_type: uint256 = amounts >> 224
-    assert self._needs_reset(self._curve_reset[collateral_type], top, elapsed, self._price(collateral_type, top, elapsed)), "auction: no reset needed"
-    new_top: uint256 = fixed_point.mul_div(staticcall IVaultEngine(engine).fresh_price(collateral_type), (self._curve_price[collateral_type] >> 8) & MASK_64, WAD, False)
-    assert new_top != 0, "auction: zero start price"
-    assert new_top <= MASK_96, "auction: start price too large"
+    assert self._needs_reset(config, top, elapsed, self._price(config, top, elapsed)), "auction: no reset needed"
+    new_top: uint256 = self._start_price(config, staticcall IVaultEngine(engine).fresh_price(collateral_type))
     self._lot_books[auction_id] = (books & MASK_96) | (new_top << 96) | (block.timestamp << 192)
-    target: uint256 = (amounts >> 128) & MASK_96
     incentive: uint256 = 0
     if keeper != empty(address):
-        packed: uint256 = self._incentives
-        incentive = min((packed & MASK_96) + fixed_point.mul_div(target, (packed >> 96) & MASK_64, WAD, False), packed >> 160)
+        incentives: uint256 = self._incentives
+        target: uint256 = (packed >> 112) & MASK_96
+        incentive = min((incentives & MASK_96) + fixed_point.mul_div(target, (incentives >> 96) & MASK_64, WAD, False), incentives >> 160)
     log AuctionReset(auction_id=auction_id, keeper=keeper, top=new_top, incentive=incentive)
     if incentive != 0:
         extcall IVaultEngine(engine).mint_incentive(keeper, incentive)
@@ -415,38 +390,70 @@ def reset(auction_id: uint256, keeper: address) -> uint256:
 
 
 # ================================================================ admin
-@external
-def set_liquidator(new_liquidator: address):
+@internal
+def _set_stop_level(level: uint256):
     """
-    @notice The Liquidator told when lots end. ROLE_AUCTION_ADMIN.
+    @dev The global level, and its copy in every type's slot (takes read only that).
     """
-    access_control._check_role(ROLE_AUCTION_ADMIN)
-    assert new_liquidator != empty(address), "auction: zero liquidator"
-    self._config = (self._config & ~MASK_160) | convert(new_liquidator, uint256)
-    log LiquidatorSet(liquidator=new_liquidator)
+    config: uint256 = self._config
+    self._config = (config & ~(MASK_8 << 64)) | (level << 64)
+    highest: uint256 = (config >> 72) & MASK_8
+    for collateral_type: uint256 in range(1, MAX_COLLATERAL_TYPE + 1):
+        if collateral_type > highest:
+            break
+        type_config: uint256 = self._type_config[collateral_type]
+        if type_config != 0:
+            self._type_config[collateral_type] = (type_config & ~(MASK_3 << 2)) | (level << 2)
+    log StopLevelSet(level=level)
+
+
+@internal
+@view
+def _global_stop_level() -> uint256:
+    return (self._config >> 64) & MASK_8
 
 
 @external
 def set_curve(collateral_type: uint256, curve: Curve):
     """
-    @notice Set a type's price curve. ROLE_AUCTION_ADMIN. Bounds: buf 1..2 WAD;
-            linear tau 60 s .. 7 days; exponential step 1 s .. 1 day with cut in
-            [0.5, 1) RAY; tail 60 s .. 7 days; cusp in (0, 1) WAD.
+    @notice Set a type's price curve. ROLE_AUCTION_ADMIN. Bounds: buf 1..2 WAD
+            in whole bps; linear tau 60 s .. 7 days; exponential step 1 s .. 1
+            day with cut in [0.5, 1) RAY; tail 60 s .. 7 days; cusp in (0, 1)
+            WAD in whole bps; the fields a kind does not use must be 0.
     """
     access_control._check_role(ROLE_AUCTION_ADMIN)
-    assert curve.kind == CURVE_LINEAR or curve.kind == CURVE_EXPONENTIAL, "auction: unknown curve"
-    assert curve.buf >= WAD and curve.buf <= 2 * WAD, "auction: buf out of bounds"
+    assert collateral_type != 0 and collateral_type <= MAX_COLLATERAL_TYPE, "auction: bad collateral type"
+    assert curve.buf >= WAD and curve.buf <= 2 * WAD and curve.buf % WAD_PER_BPS == 0, "auction: buf out of bounds"
+    period: uint256 = 0
+    cut: uint256 = 0
     if curve.kind == CURVE_LINEAR:
         assert curve.tau >= 60 and curve.tau <= 7 * 86_400, "auction: tau out of bounds"
+        assert curve.step == 0 and curve.cut == 0, "auction: unused curve field"
+        period = curve.tau
     else:
+        assert curve.kind == CURVE_EXPONENTIAL, "auction: unknown curve"
         assert curve.step >= 1 and curve.step <= 86_400, "auction: step out of bounds"
         assert curve.cut >= RAY // 2 and curve.cut < RAY, "auction: cut out of bounds"
+        assert curve.tau == 0, "auction: unused curve field"
+        period = curve.step
+        cut = curve.cut
     assert curve.tail >= 60 and curve.tail <= 7 * 86_400, "auction: tail out of bounds"
-    assert curve.cusp > 0 and curve.cusp < WAD, "auction: cusp out of bounds"
-    assert curve.tau <= MASK_32 and curve.step <= MASK_32 and curve.cut < RAY, "auction: curve field too large"
-    self._curve_price[collateral_type] = curve.kind | (curve.buf << 8) | (curve.tau << 72) | (curve.step << 104) | (curve.cut << 136)
-    # keep the dust; replace tail and cusp
-    self._curve_reset[collateral_type] = curve.tail | (curve.cusp << 32) | ((self._curve_reset[collateral_type] >> 96) << 96)
+    assert curve.cusp > 0 and curve.cusp < WAD and curve.cusp % WAD_PER_BPS == 0, "auction: cusp out of bounds"
+    # keep the dust; the stop level is the global one
+    config: uint256 = self._config
+    dust: uint256 = self._type_config[collateral_type] >> 165
+    self._type_config[collateral_type] = (
+        curve.kind
+        | (((config >> 64) & MASK_8) << 2)
+        | ((curve.buf // WAD_PER_BPS) << 5)
+        | (period << 21)
+        | (curve.tail << 41)
+        | ((curve.cusp // WAD_PER_BPS) << 61)
+        | (cut << 75)
+        | (dust << 165)
+    )
+    if collateral_type > (config >> 72) & MASK_8:
+        self._config = (config & ~(MASK_8 << 72)) | (collateral_type << 72)
     log CurveSet(collateral_type=collateral_type, kind=curve.kind, buf=curve.buf, tau=curve.tau, step=curve.step, cut=curve.cut, tail=curve.tail, cusp=curve.cusp)
 
 
@@ -470,7 +477,7 @@ def set_stop_level(level: uint256):
     """
     access_control._check_role(ROLE_AUCTION_ADMIN)
     assert level <= STOP_TAKES, "auction: stop level out of bounds"
-    assert self._stop_level() != STOP_SHUTDOWN, "auction: shut down"
+    assert self._global_stop_level() != STOP_SHUTDOWN, "auction: shut down"
     self._set_stop_level(level)
 
 
@@ -486,41 +493,42 @@ def shut_down():
 
 @external
 @nonreentrant
-def cancel(auction_id: uint256) -> (uint256, address, uint256, uint256):
+def cancel(auction_id: uint256) -> (uint256, uint256, uint256, uint256):
     """
     @notice End a running lot after shutdown without a sale, for global
-            settlement; the liquidator's caps get its room back. ROLE_SETTLEMENT.
-    @return (collateral type, vault owner, collateral WAD left, vault debt RAD
+            settlement. ROLE_SETTLEMENT.
+    @return (collateral type, vault id, collateral WAD left, vault debt WAD
              still uncovered); the penalty part of the target is dropped.
     """
     access_control._check_role(ROLE_SETTLEMENT)
-    assert self._stop_level() == STOP_SHUTDOWN, "auction: not shut down"
+    assert self._global_stop_level() == STOP_SHUTDOWN, "auction: not shut down"
     books: uint256 = self._lot_books[auction_id]
     assert books != 0, "auction: not running"
-    owner_and_target: uint256 = self._lot_owner[auction_id]
-    owner: address = convert(convert(owner_and_target & MASK_160, uint160), address)
-    amounts: uint256 = self._lot_amounts[auction_id]
-    collateral_type: uint256 = amounts >> 224
-    lot: uint256 = amounts & MASK_128
-    debt: uint256 = (books & MASK_96) * RAY
-    initial_target: uint256 = owner_and_target >> 160
-    self._lot_amounts[auction_id] = 0
+    packed: uint256 = self._lots[auction_id]
+    collateral_type: uint256 = (packed >> 208) & MASK_8
+    lot: uint256 = packed & MASK_112
+    debt: uint256 = self._uncovered((packed >> 112) & MASK_96, books & MASK_96)
+    self._lots[auction_id] = 0
     self._lot_books[auction_id] = 0
-    self._lot_owner[auction_id] = 0
-    extcall ILiquidator(self._liquidator()).auction_finished(collateral_type, initial_target)
     log AuctionCancelled(auction_id=auction_id, collateral_type=collateral_type, lot=lot, debt=debt)
-    return collateral_type, owner, lot, debt
+    return collateral_type, packed >> 216, lot, debt
 
 
 @external
 def update_auction_dust(collateral_type: uint256):
     """
-    @notice Refresh a type's smallest remaining target (engine dust * penalty) from
-            the engine; anyone may call.
+    @notice Refresh a type's smallest remaining target (engine dust * penalty,
+            rounded up) from the engine; anyone may call.
     """
-    info: CollateralTypeInfo = staticcall IVaultEngine(engine).collateral_type_info(collateral_type)
-    dust: uint256 = fixed_point.mul_div(info.dust, info.liquidation_penalty, WAD, True)
-    self._curve_reset[collateral_type] = (self._curve_reset[collateral_type] & MASK_96) | (dust << 96)
+    limits: uint256 = 0
+    penalty: uint256 = 0
+    word: uint256 = 0
+    word, word, limits, word, penalty, word, word = staticcall IVaultEngine(engine).collateral_type_words(collateral_type)
+    # limits: dust WAD in bits 96-175; penalty: the factor WAD in bits 0-63
+    dust: uint256 = fixed_point.mul_div((limits >> 96) & (2 ** 80 - 1), penalty & MASK_64, WAD, True)
+    assert dust <= MAX_DUST, "auction: dust too large"
+    config: uint256 = self._type_config[collateral_type]
+    self._type_config[collateral_type] = (config & (2 ** 165 - 1)) | (dust << 165)
     log AuctionDustUpdated(collateral_type=collateral_type, dust=dust)
 
 
@@ -531,22 +539,24 @@ def _status(auction_id: uint256) -> AuctionStatus:
     books: uint256 = self._lot_books[auction_id]
     if books == 0:
         return empty(AuctionStatus)
+    packed: uint256 = self._lots[auction_id]
+    collateral_type: uint256 = (packed >> 208) & MASK_8
+    config: uint256 = self._type_config[collateral_type]
     top: uint256 = (books >> 96) & MASK_96
     elapsed: uint256 = block.timestamp - (books >> 192)
-    amounts: uint256 = self._lot_amounts[auction_id]
-    collateral_type: uint256 = amounts >> 224
-    price: uint256 = self._price(collateral_type, top, elapsed)
+    price: uint256 = self._price(config, top, elapsed)
+    target: uint256 = (packed >> 112) & MASK_96
     return AuctionStatus(
         auction_id=auction_id,
         active=True,
-        needs_reset=self._needs_reset(self._curve_reset[collateral_type], top, elapsed, price),
+        needs_reset=self._needs_reset(config, top, elapsed, price),
         collateral_type=collateral_type,
-        owner=convert(convert(self._lot_owner[auction_id] & MASK_160, uint160), address),
+        vault_id=packed >> 216,
         price=price,
         top=top,
-        lot=amounts & MASK_128,
-        target=(amounts >> 128) & MASK_96,
-        debt=(books & MASK_96) * RAY,
+        lot=packed & MASK_112,
+        target=target,
+        debt=self._uncovered(target, books & MASK_96),
         started_at=books >> 192,
     )
 
@@ -583,26 +593,23 @@ def curves(collateral_type: uint256) -> Curve:
     """
     @notice A type's price curve and reset rule, as `set_curve` took them.
     """
-    packed: uint256 = self._curve_price[collateral_type]
-    reset_rule: uint256 = self._curve_reset[collateral_type]
-    return Curve(
-        kind=packed & 255,
-        buf=(packed >> 8) & MASK_64,
-        tau=(packed >> 72) & MASK_32,
-        step=(packed >> 104) & MASK_32,
-        cut=packed >> 136,
-        tail=reset_rule & MASK_32,
-        cusp=(reset_rule >> 32) & MASK_64,
+    config: uint256 = self._type_config[collateral_type]
+    kind: uint256 = config & 3
+    period: uint256 = (config >> 21) & MASK_20
+    result: Curve = Curve(
+        kind=kind,
+        buf=((config >> 5) & MASK_16) * WAD_PER_BPS,
+        tau=0,
+        step=0,
+        cut=(config >> 75) & MASK_90,
+        tail=(config >> 41) & MASK_20,
+        cusp=((config >> 61) & MASK_14) * WAD_PER_BPS,
     )
-
-
-@external
-@view
-def liquidator() -> address:
-    """
-    @notice The Liquidator told when lots end (its caps get their room back).
-    """
-    return self._liquidator()
+    if kind == CURVE_LINEAR:
+        result.tau = period
+    elif kind == CURVE_EXPONENTIAL:
+        result.step = period
+    return result
 
 
 @external
@@ -612,7 +619,7 @@ def stop_level() -> uint256:
     @notice Circuit breaker: 0 none, 1 no new lots, 2 also no resets, 3 also no
             takes, 4 shut down for good (global settlement).
     """
-    return self._stop_level()
+    return self._global_stop_level()
 
 
 @external
@@ -621,7 +628,7 @@ def auction_count() -> uint256:
     """
     @notice Number of lots ever started; ids run 1..auction_count.
     """
-    return self._config >> 168
+    return self._config & MASK_64
 
 
 @external
@@ -658,7 +665,7 @@ def auction_dust(collateral_type: uint256) -> uint256:
     @notice The smallest target (WAD) a partial take may leave for a type's lots:
             the engine's dust times the penalty, as of `update_auction_dust`.
     """
-    return self._curve_reset[collateral_type] >> 96
+    return self._type_config[collateral_type] >> 165
 
 
 @external
@@ -667,4 +674,4 @@ def price_at(collateral_type: uint256, top: uint256, elapsed: uint256) -> uint25
     """
     @notice The type's curve: price (WAD) `elapsed` seconds after starting at `top`.
     """
-    return self._price(collateral_type, top, elapsed)
+    return self._price(self._type_config[collateral_type], top, elapsed)

@@ -40,11 +40,11 @@ exports: (
 interface IVaultEngine:
     def shutdown(): nonpayable
     def settle_vault(vault_id: uint256, price: uint256) -> (uint256, uint256): nonpayable
-    def settle_lot(collateral_type: uint256, owner: address, lot: uint256, debt: uint256, price: uint256) -> (uint256, uint256): nonpayable
+    def settle_lot(collateral_type: uint256, vault_id: uint256, lot: uint256, debt: uint256, price: uint256) -> (uint256, uint256): nonpayable
     def settlement_release(collateral_type: uint256, receiver: address, amount: uint256): nonpayable
     def vault_position(vault_id: uint256) -> (address, uint256, uint256, uint256): view
     def collateral_type_count() -> uint256: view
-    def collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo: view
+    def collateral_type_words(collateral_type: uint256) -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256): view
     def type_normalized_debt(collateral_type: uint256) -> uint256: view
     def type_collateral_in_auction(collateral_type: uint256) -> uint256: view
     def type_collateral_settled(collateral_type: uint256) -> uint256: view
@@ -53,29 +53,11 @@ interface IVaultEngine:
 
 interface IDutchAuction:
     def shut_down(): nonpayable
-    def cancel(auction_id: uint256) -> (uint256, address, uint256, uint256): nonpayable
+    def cancel(auction_id: uint256) -> (uint256, uint256, uint256, uint256): nonpayable
 
 
 interface IPriceOracle:
     def peek() -> (uint256, bool): view
-
-
-struct CollateralTypeInfo:
-    token: address
-    oracle: address
-    token_scale: uint256
-    liquidation_ratio: uint256
-    volatility_k_bps: uint256
-    volatility_cap_bps: uint256
-    debt_ceiling: uint256
-    dust: uint256
-    stability_fee: uint256
-    liquidation_penalty: uint256
-    rate: uint256
-    last_accrual: uint256
-    normalized_debt: uint256
-    debt: uint256
-    collateral_dust: uint256
 
 
 # may trigger the shutdown (irreversible)
@@ -173,7 +155,11 @@ def _freeze(collateral_type: uint256, strict: bool) -> bool:
     @dev Freeze a type's price from its oracle's current answer, stale or not.
          With `strict` a failing or zero oracle reverts; without, it is skipped.
     """
-    oracle: address = (staticcall IVaultEngine(engine).collateral_type_info(collateral_type)).oracle
+    word: uint256 = 0
+    risk: uint256 = 0
+    word, risk, word, word, word, word, word = staticcall IVaultEngine(engine).collateral_type_words(collateral_type)
+    # the risk word holds the oracle in its low 160 bits
+    oracle: address = convert(convert(risk & (2 ** 160 - 1), uint160), address)
     ok: bool = False
     response: Bytes[64] = b""
     ok, response = raw_call(oracle, method_id("peek()"), max_outsize=64, is_static_call=True, revert_on_failure=False)
@@ -256,7 +242,7 @@ def settle_vault(vault_id: uint256) -> uint256:
 @external
 def settle_vaults(vault_ids: DynArray[uint256, MAX_BATCH]) -> uint256:
     """
-    @notice `settle_vault` for up to 100 vaults; a vault without debt, closed,
+    @notice `settle_vault` for up to 100 vaults; a vault without debt (or closed),
             unknown, or of a type whose price is not frozen yet is skipped, so one
             dead oracle never blocks the other types. Anyone, after shutdown.
     @return How many vaults were settled.
@@ -292,21 +278,21 @@ def cancel_auction(auction_id: uint256) -> uint256:
     """
     @notice Cancel a running auction lot and settle its remaining vault debt at
             the frozen price: collateral worth it goes to the pool, the rest of
-            the lot back to the vault owner; the penalty is dropped. Anyone,
-            after shutdown.
+            the lot back into the vault; the penalty is dropped. Anyone, after
+            shutdown.
     @return Collateral moved to the pool, WAD.
     """
     self._check_shut_down()
     collateral_type: uint256 = 0
-    owner: address = empty(address)
+    vault_id: uint256 = 0
     lot: uint256 = 0
     debt: uint256 = 0
-    collateral_type, owner, lot, debt = extcall IDutchAuction(auction).cancel(auction_id)
+    collateral_type, vault_id, lot, debt = extcall IDutchAuction(auction).cancel(auction_id)
     price: uint256 = self.frozen_price[collateral_type]
     assert price != 0, "settlement: price not frozen"
     taken: uint256 = 0
     short: uint256 = 0
-    taken, short = extcall IVaultEngine(engine).settle_lot(collateral_type, owner, lot, debt, price)
+    taken, short = extcall IVaultEngine(engine).settle_lot(collateral_type, vault_id, lot, debt, price)
     if short != 0:
         self.shortfall[collateral_type] += short
     log AuctionSettled(auction_id=auction_id, collateral_type=collateral_type, collateral=taken, shortfall=short)

@@ -1,4 +1,7 @@
 # pragma version ~=0.4.3
+# The engine is the largest contract, close to EIP-170's 24,576 bytes: compiled for
+# size, which costs about 140 gas a call (measured by `make gas`) and saves ~650 bytes.
+# pragma optimize codesize
 """
 @title VaultEngine
 @notice Keel's ledger: collateral types and their risk parameters, vaults
@@ -56,6 +59,18 @@ ROLE_AUCTION: constant(uint256) = 32
 # the GlobalSettlement: shut the system down, settle vaults and lots, pay claims
 ROLE_SETTLEMENT: constant(uint256) = 64
 
+# ---------------------------------------------------------------- parameter ids
+# `CollateralParameterSet.parameter`: which parameter changed
+PARAM_ORACLE: constant(uint256) = 1
+PARAM_LIQUIDATION_RATIO: constant(uint256) = 2
+PARAM_DEBT_CEILING: constant(uint256) = 3
+PARAM_DUST: constant(uint256) = 4
+PARAM_STABILITY_FEE: constant(uint256) = 5
+PARAM_LIQUIDATION_PENALTY: constant(uint256) = 6
+PARAM_VOLATILITY_K_BPS: constant(uint256) = 7
+PARAM_VOLATILITY_CAP_BPS: constant(uint256) = 8
+PARAM_AUCTION_LIMIT: constant(uint256) = 9
+
 # ---------------------------------------------------------------- bounds
 WAD: constant(uint256) = fixed_point.WAD
 RAY: constant(uint256) = fixed_point.RAY
@@ -75,6 +90,15 @@ MAX_COLLATERAL_TYPES: constant(uint256) = 64
 FROZEN: constant(uint256) = 2 ** 48 - 1
 # WAD amounts in packed slots live in 128 bits
 MAX_UINT128: constant(uint256) = 2 ** 128 - 1
+# a vault's collateral, WAD: at most 2**112 - 1 (5.2e15 whole units), so that an
+# auction lot of it fits the auction's packed slot
+MAX_VAULT_COLLATERAL: constant(uint256) = 2 ** 112 - 1
+# set in a vault's position slot (above its collateral bits) when a liquidation
+# takes everything: the slot stays non-zero, so collateral an auction gives back
+# later rewrites a warm-priced slot instead of paying for a fresh one
+SEIZED_FLAG: constant(uint256) = 2 ** 112
+# vault ids stay below 2**40, so that a lot can name its vault in 40 bits
+MAX_VAULT_ID: constant(uint256) = 2 ** 40 - 1
 # dynamic margin: required ratio = base + min(k * sigma, cap); k and cap in bps
 BPS: constant(uint256) = 10_000
 MAX_VOLATILITY_K_BPS: constant(uint256) = 50_000  # k <= 5
@@ -100,8 +124,8 @@ event CollateralTypeAdded:
 
 event CollateralParameterSet:
     collateral_type: indexed(uint256)
-    parameter: String[24]  # "liquidation_ratio", "debt_ceiling", "dust", ...
-    value: uint256  # in the parameter's unit (WAD, RAY or an address as uint256)
+    parameter: indexed(uint256)  # a PARAM_* id (1 oracle ... 8 volatility_cap_bps)
+    value: uint256  # in the parameter's unit (WAD, RAY, bps or an address as uint256)
 
 event Accrued:
     collateral_type: indexed(uint256)
@@ -158,22 +182,21 @@ event OperatorSet:
 
 event Seized:
     vault_id: indexed(uint256)
-    collateral_type: indexed(uint256)
     collateral: uint256  # WAD moved to auction
-    normalized_debt: uint256  # WAD removed from the vault
-    debt: uint256  # RAD moved to debt_in_auction
+    normalized_debt: uint256  # WAD removed from the vault (its debt, in WAD, is the lot's
+                              # `debt` in the auction's AuctionStarted event)
 
-event AuctionCollateralReleased:
+event AuctionReturned:
+    vault_id: indexed(uint256)
     collateral_type: indexed(uint256)
-    receiver: indexed(address)
-    amount: uint256  # token units paid out
-    dust: uint256  # WAD below one token unit, kept by the system
+    amount: uint256  # WAD of a finished lot's collateral given back into the vault
+    collateral: uint256  # WAD, the vault's collateral afterwards
 
-event AuctionPayment:
-    payer: indexed(address)
-    amount: uint256  # WAD debt tokens burned
-    debt: uint256  # RAD of auctioned debt covered
-    penalty: uint256  # RAD credited to the surplus
+# the vault was refilled to its bound while its lot ran: the leftover went to its owner
+event AuctionReturnedToOwner:
+    vault_id: indexed(uint256)
+    owner: indexed(address)
+    amount: uint256  # WAD paid out (token units rounded down; the rest is tracked dust)
 
 event BadDebtRecorded:
     debt: uint256  # RAD added
@@ -204,10 +227,10 @@ event VaultSettled:
 
 event LotSettled:
     collateral_type: indexed(uint256)
-    owner: indexed(address)
+    vault_id: indexed(uint256)
     collateral: uint256  # WAD moved to the redemption pool
-    returned: uint256  # WAD paid back to the vault owner
-    debt: uint256  # RAD of auctioned debt settled
+    returned: uint256  # WAD given back into the vault
+    debt: uint256  # WAD of auctioned debt settled
     shortfall: uint256  # WAD
 
 event SettlementCollateralReleased:
@@ -215,24 +238,6 @@ event SettlementCollateralReleased:
     receiver: indexed(address)
     amount: uint256  # token units paid out of the redemption pool
     dust: uint256  # WAD below one token unit, kept by the system
-
-# ---------------------------------------------------------------- views' shapes
-struct CollateralTypeInfo:
-    token: address
-    oracle: address
-    token_scale: uint256  # 10 ** (18 - token decimals)
-    liquidation_ratio: uint256  # WAD, the base (static) part
-    volatility_k_bps: uint256  # required ratio adds k * sigma (k in bps)
-    volatility_cap_bps: uint256  # ... capped at this many bps of ratio
-    debt_ceiling: uint256  # WAD
-    dust: uint256  # WAD
-    stability_fee: uint256  # RAY per second
-    liquidation_penalty: uint256  # WAD factor
-    rate: uint256  # RAY, as stored
-    last_accrual: uint256  # unix seconds
-    normalized_debt: uint256  # WAD
-    debt: uint256  # WAD, at the current rate, rounded up
-    collateral_dust: uint256  # WAD
 
 # ---------------------------------------------------------------- storage
 # debt token this engine mints and burns
@@ -244,8 +249,9 @@ collateral_type_count: public(uint256)
 collateral_type_of_token: public(HashMap[address, uint256])
 # type => packed: token address (bits 0-159) | 10 ** (18 - decimals) (bits 160-255)
 _type_token: HashMap[uint256, uint256]
-# type => liquidation penalty factor, WAD (1.13e18 = 13 %)
-_type_liquidation_penalty: HashMap[uint256, uint256]
+# type => packed, what a liquidation reads: penalty factor WAD, 1.13e18 = 13 %
+#         (bits 0-63) | most vault debt in auction WAD, the Liquidator's cap (bits 64-159)
+_type_liquidation: HashMap[uint256, uint256]
 # type => packed: oracle (bits 0-159) | base liquidation ratio WAD (bits 160-223) |
 #         volatility k bps (bits 224-239) | volatility cap bps (bits 240-255)
 _type_risk: HashMap[uint256, uint256]
@@ -263,19 +269,20 @@ type_collateral_dust: public(HashMap[uint256, uint256])
 vault_count: public(uint256)
 # vault => packed: owner (bits 0-159) | collateral type (bits 160-255); 0 = none
 _vault_meta: HashMap[uint256, uint256]
-# vault => packed: collateral WAD (bits 0-127) | normalised debt WAD (bits 128-255)
+# vault => packed: collateral WAD (bits 0-111) | SEIZED_FLAG (bit 112) |
+#          normalised debt WAD (bits 128-255)
 _vault_position: HashMap[uint256, uint256]
 # owner => operator => may act on all the owner's vaults
 operators: public(HashMap[address, HashMap[address, bool]])
 
 # fees, penalties and rounding gains not yet withdrawn, RAD
 surplus: public(uint256)
-# debt seized from vaults, awaiting auction proceeds, RAD
-debt_in_auction: public(uint256)
 # debt no auction covered plus keeper incentives, until the surplus cancels it, RAD
 bad_debt: public(uint256)
-# type => collateral held for running auctions, WAD
-type_collateral_in_auction: public(HashMap[uint256, uint256])
+# type => packed, for its running auction lots: collateral WAD (bits 0-127) |
+#         vault debt not yet covered WAD (bits 128-255). One slot, so that a take
+#         updates both with one write; the Liquidator's caps read the debt part.
+_type_auction: HashMap[uint256, uint256]
 # set while a flash-take callback runs: every vault action reverts
 _auction_lock: transient(bool)
 # when the system was shut down, unix seconds; 0 while live
@@ -301,7 +308,7 @@ def __init__(debt_token_address: address, initial_owner: address):
 @internal
 @pure
 def _pack_position(collateral: uint256, normalized_debt: uint256) -> uint256:
-    assert collateral <= MAX_UINT128, "engine: collateral overflow"
+    assert collateral <= MAX_VAULT_COLLATERAL, "engine: collateral overflow"
     assert normalized_debt <= MAX_UINT128, "engine: debt overflow"
     return collateral | (normalized_debt << 128)
 
@@ -476,7 +483,7 @@ def _deposit(vault_id: uint256, collateral_type: uint256, amount: uint256):
     scale: uint256 = 0
     token, scale = self._token(collateral_type)
     position: uint256 = self._vault_position[vault_id]
-    collateral: uint256 = (position & MASK_128) + amount * scale
+    collateral: uint256 = (position & MAX_VAULT_COLLATERAL) + amount * scale
     self._vault_position[vault_id] = self._pack_position(collateral, position >> 128)
     self._pull_collateral(token, msg.sender, amount)
     log Deposit(vault_id=vault_id, payer=msg.sender, amount=amount, collateral=collateral)
@@ -489,7 +496,7 @@ def _borrow(vault_id: uint256, collateral_type: uint256, amount: uint256, receiv
     rate: uint256 = self._accrue(collateral_type)
     added: uint256 = fixed_point.mul_div(amount, RAY, rate, True)
     position: uint256 = self._vault_position[vault_id]
-    collateral: uint256 = position & MASK_128
+    collateral: uint256 = position & MAX_VAULT_COLLATERAL
     normalized_debt: uint256 = (position >> 128) + added
     type_debt: uint256 = self.type_normalized_debt[collateral_type] + added
     assert type_debt * rate <= (self._type_limits[collateral_type] & MASK_96) * RAY, "engine: debt ceiling reached"
@@ -523,6 +530,7 @@ def open_vault(collateral_type: uint256, deposit_amount: uint256, borrow_amount:
     self._check_unlocked()
     self._check_type(collateral_type)
     vault_id: uint256 = self.vault_count + 1
+    assert vault_id <= MAX_VAULT_ID, "engine: too many vaults"
     self.vault_count = vault_id
     self._vault_meta[vault_id] = convert(msg.sender, uint256) | (collateral_type << 160)
     log VaultOpened(vault_id=vault_id, owner=msg.sender, collateral_type=collateral_type)
@@ -565,8 +573,8 @@ def withdraw(vault_id: uint256, amount: uint256, receiver: address):
     token, scale = self._token(collateral_type)
     position: uint256 = self._vault_position[vault_id]
     removed: uint256 = amount * scale
-    assert removed <= position & MASK_128, "engine: insufficient collateral"
-    collateral: uint256 = (position & MASK_128) - removed
+    assert removed <= position & MAX_VAULT_COLLATERAL, "engine: insufficient collateral"
+    collateral: uint256 = (position & MAX_VAULT_COLLATERAL) - removed
     normalized_debt: uint256 = position >> 128
     if normalized_debt != 0:
         rate: uint256 = self._accrue(collateral_type)
@@ -621,7 +629,7 @@ def repay(vault_id: uint256, amount: uint256):
         assert removed <= normalized_debt, "engine: repay exceeds debt"
     normalized_debt -= removed
     self._check_dust(collateral_type, normalized_debt, rate)
-    self._vault_position[vault_id] = (position & MASK_128) | (normalized_debt << 128)
+    self._vault_position[vault_id] = (position & MAX_VAULT_COLLATERAL) | (normalized_debt << 128)
     self.type_normalized_debt[collateral_type] -= removed
     gain: uint256 = paid * RAY - removed * rate
     if gain != 0:
@@ -634,8 +642,9 @@ def repay(vault_id: uint256, amount: uint256):
 @nonreentrant
 def close(vault_id: uint256, receiver: address):
     """
-    @notice Repay all of a vault's debt from the caller's tokens, send all its
-            collateral to `receiver` and delete the vault. Owner or operator.
+    @notice Repay all of a vault's debt from the caller's tokens and send all its
+            collateral to `receiver`, leaving the vault empty (it stays the
+            owner's: an auction of it may still return collateral). Owner or operator.
     @dev Collateral below one token unit (only possible after auction returns)
          stays with the system as tracked dust.
     """
@@ -646,7 +655,7 @@ def close(vault_id: uint256, receiver: address):
     owner, collateral_type = self._vault(vault_id)
     self._check_operator(owner)
     position: uint256 = self._vault_position[vault_id]
-    collateral: uint256 = position & MASK_128
+    collateral: uint256 = position & MAX_VAULT_COLLATERAL
     normalized_debt: uint256 = position >> 128
     debt: uint256 = 0
     if normalized_debt != 0:
@@ -663,7 +672,6 @@ def close(vault_id: uint256, receiver: address):
     dust: uint256 = collateral - payout * scale
     if dust != 0:
         self.type_collateral_dust[collateral_type] += dust
-    self._vault_meta[vault_id] = 0
     self._vault_position[vault_id] = 0
     if debt != 0:
         extcall IDebtToken(debt_token).burn(msg.sender, debt)
@@ -763,7 +771,7 @@ def _set_oracle(collateral_type: uint256, oracle: address):
         # a volatility margin is set: the new oracle must serve a volatility too
         sigma: uint256 = staticcall IPriceOracle(oracle).volatility()
     self._type_risk[collateral_type] = (risk & ~MASK_160) | convert(oracle, uint256)
-    log CollateralParameterSet(collateral_type=collateral_type, parameter="oracle", value=convert(oracle, uint256))
+    log CollateralParameterSet(collateral_type=collateral_type, parameter=PARAM_ORACLE, value=convert(oracle, uint256))
 
 
 @internal
@@ -771,7 +779,7 @@ def _set_liquidation_ratio(collateral_type: uint256, ratio: uint256):
     assert ratio >= MIN_LIQUIDATION_RATIO and ratio <= MAX_LIQUIDATION_RATIO, "engine: liquidation ratio out of bounds"
     risk: uint256 = self._type_risk[collateral_type]
     self._type_risk[collateral_type] = (risk & ~(MASK_64 << 160)) | (ratio << 160)
-    log CollateralParameterSet(collateral_type=collateral_type, parameter="liquidation_ratio", value=ratio)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter=PARAM_LIQUIDATION_RATIO, value=ratio)
 
 
 @internal
@@ -780,8 +788,8 @@ def _set_limits(collateral_type: uint256, debt_ceiling: uint256, dust: uint256):
     assert dust <= MAX_DUST, "engine: dust out of bounds"
     limits: uint256 = self._type_limits[collateral_type]
     self._type_limits[collateral_type] = debt_ceiling | (dust << 96) | ((limits >> 176) << 176)
-    log CollateralParameterSet(collateral_type=collateral_type, parameter="debt_ceiling", value=debt_ceiling)
-    log CollateralParameterSet(collateral_type=collateral_type, parameter="dust", value=dust)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter=PARAM_DEBT_CEILING, value=debt_ceiling)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter=PARAM_DUST, value=dust)
 
 
 @internal
@@ -789,14 +797,14 @@ def _set_stability_fee(collateral_type: uint256, fee: uint256):
     assert fee >= RAY and fee <= MAX_STABILITY_FEE, "engine: stability fee out of bounds"
     limits: uint256 = self._type_limits[collateral_type]
     self._type_limits[collateral_type] = (limits & (2 ** 176 - 1)) | ((fee - RAY) << 176)
-    log CollateralParameterSet(collateral_type=collateral_type, parameter="stability_fee", value=fee)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter=PARAM_STABILITY_FEE, value=fee)
 
 
 @internal
 def _set_liquidation_penalty(collateral_type: uint256, penalty: uint256):
     assert penalty >= WAD and penalty <= MAX_LIQUIDATION_PENALTY, "engine: liquidation penalty out of bounds"
-    self._type_liquidation_penalty[collateral_type] = penalty
-    log CollateralParameterSet(collateral_type=collateral_type, parameter="liquidation_penalty", value=penalty)
+    self._type_liquidation[collateral_type] = (self._type_liquidation[collateral_type] & ~MASK_64) | penalty
+    log CollateralParameterSet(collateral_type=collateral_type, parameter=PARAM_LIQUIDATION_PENALTY, value=penalty)
 
 
 @external
@@ -836,8 +844,8 @@ def set_volatility_margin(collateral_type: uint256, k_bps: uint256, cap_bps: uin
     if k_bps != 0:
         # the oracle must serve a volatility
         sigma: uint256 = staticcall IPriceOracle(convert(convert(risk & MASK_160, uint160), address)).volatility()
-    log CollateralParameterSet(collateral_type=collateral_type, parameter="volatility_k_bps", value=k_bps)
-    log CollateralParameterSet(collateral_type=collateral_type, parameter="volatility_cap_bps", value=cap_bps)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter=PARAM_VOLATILITY_K_BPS, value=k_bps)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter=PARAM_VOLATILITY_CAP_BPS, value=cap_bps)
 
 
 @external
@@ -899,16 +907,17 @@ def _check_unlocked():
 
 
 @external
-def seize(vault_id: uint256, max_target: uint256) -> (address, uint256, uint256, uint256, uint256, uint256):
+def seize(vault_id: uint256, global_limit: uint256) -> (uint256, uint256, uint256, uint256, uint256):
     """
     @notice Move an unsafe vault's collateral and debt into liquidation: as much
-            debt as keeps debt * penalty within `max_target` (WAD), with the
-            collateral pro rata, never leaving a remainder below dust. ROLE_LIQUIDATOR.
-    @dev The vault must be unsafe at a fresh price. The debt, rounded up to whole
-         WAD (the rounding goes to the surplus), moves to `debt_in_auction` (RAD)
-         and the collateral to `type_collateral_in_auction`.
-    @return (owner, collateral type, collateral WAD, debt RAD, price WAD,
-             target WAD = debt * penalty rounded up, at most max_target)
+            debt as fits under the type's cap and `global_limit` (WAD of vault
+            debt in auction over all types), with the collateral pro rata, never
+            leaving a remainder below dust. ROLE_LIQUIDATOR.
+    @dev The vault must be unsafe at a fresh price. The debt taken, rounded up to
+         whole WAD (the rounding goes to the surplus), and the collateral move to
+         the type's auction totals.
+    @return (collateral type, collateral WAD, debt WAD, price WAD,
+             target WAD = debt * penalty rounded up)
     """
     access_control._check_role(ROLE_LIQUIDATOR)
     owner: address = empty(address)
@@ -916,14 +925,20 @@ def seize(vault_id: uint256, max_target: uint256) -> (address, uint256, uint256,
     owner, collateral_type = self._vault(vault_id)
     rate: uint256 = self._accrue(collateral_type)
     position: uint256 = self._vault_position[vault_id]
-    collateral: uint256 = position & MASK_128
+    collateral: uint256 = position & MAX_VAULT_COLLATERAL
     normalized_debt: uint256 = position >> 128
     price: uint256 = 0
     ratio: uint256 = 0
     price, ratio = self._price(collateral_type)
     assert not self._is_safe(collateral, normalized_debt, rate, price, ratio), "engine: vault safe"
-    penalty: uint256 = self._type_liquidation_penalty[collateral_type]
-    max_debt: uint256 = fixed_point.mul_div(max_target, WAD, penalty, False)
+    # room under both caps on vault debt in auction
+    liquidation: uint256 = self._type_liquidation[collateral_type]
+    in_auction: uint256 = self._type_auction[collateral_type]
+    type_limit: uint256 = liquidation >> 64
+    total: uint256 = self._total_debt_in_auction()
+    assert type_limit > in_auction >> 128, "engine: type auction limit reached"
+    assert global_limit > total, "engine: global auction limit reached"
+    max_debt: uint256 = min(type_limit - (in_auction >> 128), global_limit - total)
     taken: uint256 = min(normalized_debt, fixed_point.mul_div(max_debt, RAY, rate, False))
     if taken < normalized_debt:
         dust: uint256 = (self._type_limits[collateral_type] >> 96) & MASK_80
@@ -937,38 +952,56 @@ def seize(vault_id: uint256, max_target: uint256) -> (address, uint256, uint256,
     if taken < normalized_debt:
         # rounds up: the auction backs the debt it takes on with at least its share
         seized = fixed_point.mul_div(collateral, taken, normalized_debt, True)
-    self._vault_position[vault_id] = (collateral - seized) | ((normalized_debt - taken) << 128)
+    position = (collateral - seized) | ((normalized_debt - taken) << 128)
+    if position == 0:
+        position = SEIZED_FLAG
+    self._vault_position[vault_id] = position
     self.type_normalized_debt[collateral_type] -= taken
-    # the auction keeps debt in whole WAD: rounded up, the rounding (under one wei)
-    # credited to the surplus so that the ledger stays exact
-    debt_wad: uint256 = fixed_point.mul_div(taken, rate, RAY, True)
-    debt: uint256 = debt_wad * RAY
-    self.debt_in_auction += debt
-    if debt != taken * rate:
-        self.surplus += debt - taken * rate
-    self.type_collateral_in_auction[collateral_type] += seized
-    log Seized(vault_id=vault_id, collateral_type=collateral_type, collateral=seized, normalized_debt=taken, debt=debt)
-    target: uint256 = fixed_point.mul_div(debt_wad, penalty, WAD, True)
-    return owner, collateral_type, seized, debt, price, target
-
-
-@external
-def auction_release(collateral_type: uint256, receiver: address, amount: uint256):
-    """
-    @notice Pay `amount` (WAD) of auctioned collateral out to `receiver`, rounded
-            down to token units; the remainder is kept as tracked dust. ROLE_AUCTION.
-    """
-    access_control._check_role(ROLE_AUCTION)
-    self._auction_release(collateral_type, receiver, amount)
+    # the auction keeps debt in whole WAD: rounded up (so at most max_debt, as
+    # taken * rate <= max_debt * RAY), the rounding credited to the surplus so
+    # that the ledger stays exact
+    debt: uint256 = fixed_point.mul_div(taken, rate, RAY, True)
+    if debt * RAY != taken * rate:
+        self.surplus += debt * RAY - taken * rate
+    self._type_auction[collateral_type] = self._pack_auction((in_auction & MASK_128) + seized, (in_auction >> 128) + debt)
+    log Seized(vault_id=vault_id, collateral=seized, normalized_debt=taken)
+    target: uint256 = fixed_point.mul_div(debt, liquidation & MASK_64, WAD, True)
+    return collateral_type, seized, debt, price, target
 
 
 @internal
-def _auction_release(collateral_type: uint256, receiver: address, amount: uint256):
-    self.type_collateral_in_auction[collateral_type] -= amount
-    payout: uint256 = 0
-    dust: uint256 = 0
-    payout, dust = self._pay_out(collateral_type, receiver, amount)
-    log AuctionCollateralReleased(collateral_type=collateral_type, receiver=receiver, amount=payout, dust=dust)
+@pure
+def _pack_auction(collateral: uint256, debt: uint256) -> uint256:
+    assert collateral <= MAX_UINT128 and debt <= MAX_UINT128, "engine: auction totals overflow"
+    return collateral | (debt << 128)
+
+
+@internal
+def _auction_remove(collateral_type: uint256, collateral: uint256, debt: uint256):
+    """
+    @dev Take collateral and debt (both WAD) off a type's auction totals.
+    """
+    in_auction: uint256 = self._type_auction[collateral_type]
+    # checked subtractions: neither field can borrow from the other
+    self._type_auction[collateral_type] = ((in_auction & MASK_128) - collateral) | (((in_auction >> 128) - debt) << 128)
+
+
+@internal
+def _return_to_vault(vault_id: uint256, collateral_type: uint256, amount: uint256):
+    """
+    @dev Put `amount` (WAD) of collateral back into a vault. Should the vault's
+         collateral have grown meanwhile to where it would overflow, pay it to
+         the vault's owner instead.
+    """
+    position: uint256 = self._vault_position[vault_id]
+    collateral: uint256 = (position & MAX_VAULT_COLLATERAL) + amount
+    if collateral <= MAX_VAULT_COLLATERAL:
+        self._vault_position[vault_id] = collateral | ((position >> 128) << 128)
+        log AuctionReturned(vault_id=vault_id, collateral_type=collateral_type, amount=amount, collateral=collateral)
+    else:
+        owner: address = convert(convert(self._vault_meta[vault_id] & MASK_160, uint160), address)
+        self._pay_out(collateral_type, owner, amount)
+        log AuctionReturnedToOwner(vault_id=vault_id, owner=owner, amount=amount)
 
 
 @internal
@@ -989,48 +1022,66 @@ def _pay_out(collateral_type: uint256, receiver: address, amount: uint256) -> (u
     return payout, dust
 
 
-@external
-def auction_take(collateral_type: uint256, receiver: address, amount: uint256, payer: address, owe: uint256, debt: uint256):
-    """
-    @notice `auction_release` and `auction_payment` in one call, for a take
-            without a callback. ROLE_AUCTION.
-    """
-    access_control._check_role(ROLE_AUCTION)
-    self._auction_release(collateral_type, receiver, amount)
-    self._auction_payment(payer, owe, debt)
-
-
-@external
-def auction_payment(payer: address, amount: uint256, debt: uint256):
-    """
-    @notice Burn `amount` (WAD) debt tokens from `payer` for an auction: `debt`
-            (RAD, at most amount * RAY) leaves debt_in_auction, the rest is penalty
-            credited to the surplus. ROLE_AUCTION.
-    """
-    access_control._check_role(ROLE_AUCTION)
-    self._auction_payment(payer, amount, debt)
-
-
 @internal
-def _auction_payment(payer: address, amount: uint256, debt: uint256):
-    assert debt <= amount * RAY, "engine: payment below debt"
-    self.debt_in_auction -= debt
-    penalty: uint256 = amount * RAY - debt
-    if penalty != 0:
-        self.surplus += penalty
-    extcall IDebtToken(debt_token).burn(payer, amount)
-    log AuctionPayment(payer=payer, amount=amount, debt=debt, penalty=penalty)
+def _auction_settle(collateral_type: uint256, payer: address, owe: uint256, covered: uint256, vault_id: uint256, returned: uint256, bad_debt: uint256):
+    """
+    @dev The books of a take: `owe` (WAD) debt tokens burned from `payer`, of
+         which `covered` (WAD) pays auctioned debt and the rest is penalty for
+         the surplus; when the lot ends, `returned` (WAD) collateral goes back
+         into vault `vault_id` and `bad_debt` (WAD) uncovered debt is recorded.
+    """
+    assert covered <= owe, "engine: payment below debt"
+    self._auction_remove(collateral_type, returned, covered + bad_debt)
+    if owe != covered:
+        self.surplus += (owe - covered) * RAY
+    if bad_debt != 0:
+        total_bad_debt: uint256 = self.bad_debt + bad_debt * RAY
+        self.bad_debt = total_bad_debt
+        log BadDebtRecorded(debt=bad_debt * RAY, bad_debt=total_bad_debt)
+    if returned != 0:
+        self._return_to_vault(vault_id, collateral_type, returned)
+    extcall IDebtToken(debt_token).burn(payer, owe)
 
 
 @external
-def auction_bad_debt(debt: uint256):
+@nonreentrant
+def auction_take(collateral_type: uint256, receiver: address, amount: uint256, payer: address, owe: uint256, covered: uint256, vault_id: uint256, returned: uint256, bad_debt: uint256):
     """
-    @notice Record `debt` (RAD) an exhausted auction could not cover as bad debt. ROLE_AUCTION.
+    @notice A take without a callback: pay `amount` (WAD) of auctioned collateral
+            to `receiver` (rounded down to token units, the rest kept as dust),
+            burn `owe` (WAD) debt tokens from `payer` (`covered` of it auctioned
+            debt, the rest penalty); when the lot ends, `returned` (WAD) goes back
+            into vault `vault_id` and `bad_debt` (WAD) is recorded. ROLE_AUCTION.
+    @dev Emits nothing for the take itself: the auction's `Take` event carries
+         every number (docs/LIQUIDATION.md, "Events").
     """
     access_control._check_role(ROLE_AUCTION)
-    self.debt_in_auction -= debt
-    self.bad_debt += debt
-    log BadDebtRecorded(debt=debt, bad_debt=self.bad_debt)
+    self._auction_remove(collateral_type, amount, 0)
+    self._auction_settle(collateral_type, payer, owe, covered, vault_id, returned, bad_debt)
+    self._pay_out(collateral_type, receiver, amount)
+
+
+@external
+@nonreentrant
+def auction_release(collateral_type: uint256, receiver: address, amount: uint256):
+    """
+    @notice Pay `amount` (WAD) of auctioned collateral to `receiver` before a
+            flash-take callback, rounded down to token units. ROLE_AUCTION.
+    """
+    access_control._check_role(ROLE_AUCTION)
+    self._auction_remove(collateral_type, amount, 0)
+    self._pay_out(collateral_type, receiver, amount)
+
+
+@external
+@nonreentrant
+def auction_payment(collateral_type: uint256, payer: address, owe: uint256, covered: uint256, vault_id: uint256, returned: uint256, bad_debt: uint256):
+    """
+    @notice The payment after a flash-take callback: as `auction_take` without
+            the collateral. ROLE_AUCTION.
+    """
+    access_control._check_role(ROLE_AUCTION)
+    self._auction_settle(collateral_type, payer, owe, covered, vault_id, returned, bad_debt)
 
 
 @external
@@ -1047,6 +1098,20 @@ def mint_incentive(receiver: address, amount: uint256):
     self.bad_debt += amount * RAY
     extcall IDebtToken(debt_token).mint(receiver, amount)
     log IncentivePaid(receiver=receiver, amount=amount)
+
+
+@external
+def set_auction_limit(collateral_type: uint256, limit: uint256):
+    """
+    @notice The most vault debt (WAD, below 2**95) a type may have in auction at
+            once; `seize` enforces it. ROLE_LIQUIDATOR (the Liquidator's admin
+            setter forwards here).
+    """
+    access_control._check_role(ROLE_LIQUIDATOR)
+    self._check_type(collateral_type)
+    assert limit < 2 ** 95, "engine: auction limit out of bounds"
+    self._type_liquidation[collateral_type] = (self._type_liquidation[collateral_type] & MASK_64) | (limit << 64)
+    log CollateralParameterSet(collateral_type=collateral_type, parameter=PARAM_AUCTION_LIMIT, value=limit)
 
 
 @external
@@ -1124,7 +1189,7 @@ def settle_vault(vault_id: uint256, price: uint256) -> (uint256, uint256):
     collateral_type: uint256 = 0
     owner, collateral_type = self._vault(vault_id)
     position: uint256 = self._vault_position[vault_id]
-    collateral: uint256 = position & MASK_128
+    collateral: uint256 = position & MAX_VAULT_COLLATERAL
     normalized_debt: uint256 = position >> 128
     assert normalized_debt != 0, "engine: vault has no debt"
     debt: uint256 = normalized_debt * (self._type_accrual[collateral_type] & MASK_208)
@@ -1139,25 +1204,24 @@ def settle_vault(vault_id: uint256, price: uint256) -> (uint256, uint256):
 
 
 @external
-def settle_lot(collateral_type: uint256, owner: address, lot: uint256, debt: uint256, price: uint256) -> (uint256, uint256):
+def settle_lot(collateral_type: uint256, vault_id: uint256, lot: uint256, debt: uint256, price: uint256) -> (uint256, uint256):
     """
     @notice Settle a cancelled auction lot at the frozen `price` (WAD): collateral
-            worth its remaining vault debt `debt` (RAD; the penalty is dropped)
-            moves to the redemption pool, the rest of `lot` (WAD) goes back to
-            the vault's `owner`. ROLE_SETTLEMENT, after shutdown.
+            worth its remaining vault debt `debt` (WAD; the penalty is dropped)
+            moves to the redemption pool, the rest of `lot` (WAD) goes back into
+            vault `vault_id`. ROLE_SETTLEMENT, after shutdown.
     @return (collateral moved WAD, shortfall WAD)
     """
     access_control._check_role(ROLE_SETTLEMENT)
     assert self.shutdown_at != 0, "engine: not shut down"
-    owed: uint256 = self._collateral_for(debt, price)
+    owed: uint256 = self._collateral_for(debt * RAY, price)
     taken: uint256 = min(owed, lot)
-    self.debt_in_auction -= debt
-    self.settled_debt += debt
-    self.type_collateral_in_auction[collateral_type] -= lot
+    self._auction_remove(collateral_type, lot, debt)
+    self.settled_debt += debt * RAY
     self.type_collateral_settled[collateral_type] += taken
     if lot != taken:
-        self._pay_out(collateral_type, owner, lot - taken)
-    log LotSettled(collateral_type=collateral_type, owner=owner, collateral=taken, returned=lot - taken, debt=debt, shortfall=owed - taken)
+        self._return_to_vault(vault_id, collateral_type, lot - taken)
+    log LotSettled(collateral_type=collateral_type, vault_id=vault_id, collateral=taken, returned=lot - taken, debt=debt, shortfall=owed - taken)
     return taken, owed - taken
 
 
@@ -1218,39 +1282,80 @@ def required_ratio(collateral_type: uint256) -> (uint256, uint256, uint256):
 
 @external
 @view
-def collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo:
+def collateral_type_words(collateral_type: uint256) -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256):
     """
-    @notice Every parameter and total of a collateral type, unpacked.
+    @notice A collateral type's storage as packed words, for VaultLens (which
+            unpacks them into `collateral_type_info`) and the other modules.
+    @return (token: token address bits 0-159 | 10 ** (18 - decimals) bits 160-255,
+             risk: oracle bits 0-159 | base ratio WAD bits 160-223 | volatility
+                   k bps bits 224-239 | volatility cap bps bits 240-255,
+             limits: debt ceiling WAD bits 0-95 | dust WAD bits 96-175 |
+                   stability fee - RAY bits 176-255,
+             accrual: rate RAY bits 0-207 | last accrual unix s bits 208-255,
+             liquidation: penalty WAD bits 0-63 | auction limit WAD bits 64-159,
+             normalised debt WAD, collateral dust WAD)
     """
     self._check_type(collateral_type)
-    risk: uint256 = self._type_risk[collateral_type]
-    limits: uint256 = self._type_limits[collateral_type]
-    accrual: uint256 = self._type_accrual[collateral_type]
-    stored: uint256 = 0
-    rate: uint256 = 0
-    last: uint256 = 0
-    stored, rate, last = self._rate_now(collateral_type)
-    normalized_debt: uint256 = self.type_normalized_debt[collateral_type]
-    token: address = empty(address)
-    scale: uint256 = 0
-    token, scale = self._token(collateral_type)
-    return CollateralTypeInfo(
-        token=token,
-        oracle=convert(convert(risk & MASK_160, uint160), address),
-        token_scale=scale,
-        liquidation_ratio=(risk >> 160) & MASK_64,
-        volatility_k_bps=(risk >> 224) & MASK_16,
-        volatility_cap_bps=risk >> 240,
-        debt_ceiling=limits & MASK_96,
-        dust=(limits >> 96) & MASK_80,
-        stability_fee=RAY + (limits >> 176),
-        liquidation_penalty=self._type_liquidation_penalty[collateral_type],
-        rate=accrual & MASK_208,
-        last_accrual=accrual >> 208,
-        normalized_debt=normalized_debt,
-        debt=fixed_point.mul_div(normalized_debt, rate, RAY, True),
-        collateral_dust=self.type_collateral_dust[collateral_type],
+    return (
+        self._type_token[collateral_type],
+        self._type_risk[collateral_type],
+        self._type_limits[collateral_type],
+        self._type_accrual[collateral_type],
+        self._type_liquidation[collateral_type],
+        self.type_normalized_debt[collateral_type],
+        self.type_collateral_dust[collateral_type],
     )
+
+
+@internal
+@view
+def _total_debt_in_auction() -> uint256:
+    """
+    @dev Vault debt awaiting auction proceeds over every type, WAD.
+    """
+    total: uint256 = 0
+    count: uint256 = self.collateral_type_count
+    for collateral_type: uint256 in range(1, MAX_COLLATERAL_TYPES + 1):
+        if collateral_type > count:
+            break
+        total += self._type_auction[collateral_type] >> 128
+    return total
+
+
+@external
+@view
+def debt_in_auction() -> uint256:
+    """
+    @notice Vault debt seized into auctions and not yet covered, all types, RAD.
+    """
+    return self._total_debt_in_auction() * RAY
+
+
+@external
+@view
+def type_collateral_in_auction(collateral_type: uint256) -> uint256:
+    """
+    @notice Collateral held for a type's running auction lots, WAD.
+    """
+    return self._type_auction[collateral_type] & MASK_128
+
+
+@external
+@view
+def type_debt_in_auction(collateral_type: uint256) -> uint256:
+    """
+    @notice Vault debt in a type's running auction lots, not yet covered, WAD.
+    """
+    return self._type_auction[collateral_type] >> 128
+
+
+@external
+@view
+def auction_limit(collateral_type: uint256) -> uint256:
+    """
+    @notice The most vault debt (WAD) the type may have in auction at once.
+    """
+    return self._type_liquidation[collateral_type] >> 64
 
 
 @external
@@ -1263,4 +1368,4 @@ def vault_position(vault_id: uint256) -> (address, uint256, uint256, uint256):
     collateral_type: uint256 = 0
     owner, collateral_type = self._vault(vault_id)
     position: uint256 = self._vault_position[vault_id]
-    return owner, collateral_type, position & MASK_128, position >> 128
+    return owner, collateral_type, position & MAX_VAULT_COLLATERAL, position >> 128

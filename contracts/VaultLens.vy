@@ -1,19 +1,22 @@
 # pragma version ~=0.4.3
 """
 @title VaultLens
-@notice Read-only views of vaults for keepers, front ends and indexers: a
-        vault's debt to now, collateral value, ratio, borrowing headroom and
-        safety, one vault at a time or up to 100 in one call.
+@notice Read-only views of vaults and collateral types for keepers, front ends
+        and indexers: a vault's debt to now, collateral value, ratio, borrowing
+        headroom and safety, one vault at a time or up to 100 in one call; a
+        collateral type's parameters and totals, unpacked.
 @dev Holds no state and no roles; it only reads the VaultEngine and the
      oracles. It lives outside the engine so that the engine's bytecode stays
      well under the 24,576-byte limit. Every number rounds as the engine's own
      checks do (debt up, value down), so `max_borrow` is what a borrow accepts.
 """
 
+from .modules import fixed_point
+
 
 interface IVaultEngine:
     def vault_position(vault_id: uint256) -> (address, uint256, uint256, uint256): view
-    def collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo: view
+    def collateral_type_words(collateral_type: uint256) -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256): view
     def current_rate(collateral_type: uint256) -> uint256: view
     def required_ratio(collateral_type: uint256) -> (uint256, uint256, uint256): view
     def shutdown_at() -> uint256: view
@@ -26,19 +29,20 @@ interface IPriceOracle:
 struct CollateralTypeInfo:
     token: address
     oracle: address
-    token_scale: uint256
-    liquidation_ratio: uint256
-    volatility_k_bps: uint256
-    volatility_cap_bps: uint256
-    debt_ceiling: uint256
-    dust: uint256
-    stability_fee: uint256
-    liquidation_penalty: uint256
-    rate: uint256
-    last_accrual: uint256
-    normalized_debt: uint256
-    debt: uint256
-    collateral_dust: uint256
+    token_scale: uint256  # 10 ** (18 - token decimals)
+    liquidation_ratio: uint256  # WAD, the base (static) part
+    volatility_k_bps: uint256  # required ratio adds k * sigma (k in bps)
+    volatility_cap_bps: uint256  # ... capped at this many bps of ratio
+    debt_ceiling: uint256  # WAD
+    dust: uint256  # WAD
+    stability_fee: uint256  # RAY per second
+    liquidation_penalty: uint256  # WAD factor
+    rate: uint256  # RAY, as stored
+    last_accrual: uint256  # unix seconds
+    normalized_debt: uint256  # WAD
+    debt: uint256  # WAD, at the current rate, rounded up
+    collateral_dust: uint256  # WAD
+    auction_limit: uint256  # WAD, most vault debt in auction at once (the Liquidator's cap)
 
 
 struct VaultInfo:
@@ -66,9 +70,15 @@ struct TypeView:
     type_normalized_debt: uint256  # WAD
 
 
-WAD: constant(uint256) = 10 ** 18
-RAY: constant(uint256) = 10 ** 27
+WAD: constant(uint256) = fixed_point.WAD
+RAY: constant(uint256) = fixed_point.RAY
 MAX_BATCH: constant(uint256) = 100
+MASK_16: constant(uint256) = 2 ** 16 - 1
+MASK_64: constant(uint256) = 2 ** 64 - 1
+MASK_80: constant(uint256) = 2 ** 80 - 1
+MASK_96: constant(uint256) = 2 ** 96 - 1
+MASK_160: constant(uint256) = 2 ** 160 - 1
+MASK_208: constant(uint256) = 2 ** 208 - 1
 
 # the VaultEngine this lens reads
 engine: public(immutable(address))
@@ -84,19 +94,50 @@ def __init__(engine_address: address):
 
 
 @internal
-@pure
-def _mul_div(x: uint256, y: uint256, d: uint256, roundup: bool) -> uint256:
-    # x * y / d, rounded down or up; the engine's fixed_point.mul_div
-    product: uint256 = x * y
-    if roundup and product % d != 0:
-        return product // d + 1
-    return product // d
+@view
+def _collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo:
+    token: uint256 = 0
+    risk: uint256 = 0
+    limits: uint256 = 0
+    accrual: uint256 = 0
+    penalty: uint256 = 0
+    normalized_debt: uint256 = 0
+    collateral_dust: uint256 = 0
+    token, risk, limits, accrual, penalty, normalized_debt, collateral_dust = staticcall IVaultEngine(engine).collateral_type_words(collateral_type)
+    return CollateralTypeInfo(
+        token=convert(convert(token & MASK_160, uint160), address),
+        oracle=convert(convert(risk & MASK_160, uint160), address),
+        token_scale=token >> 160,
+        liquidation_ratio=(risk >> 160) & MASK_64,
+        volatility_k_bps=(risk >> 224) & MASK_16,
+        volatility_cap_bps=risk >> 240,
+        debt_ceiling=limits & MASK_96,
+        dust=(limits >> 96) & MASK_80,
+        stability_fee=RAY + (limits >> 176),
+        liquidation_penalty=penalty & MASK_64,
+        rate=accrual & MASK_208,
+        last_accrual=accrual >> 208,
+        normalized_debt=normalized_debt,
+        debt=fixed_point.mul_div(normalized_debt, staticcall IVaultEngine(engine).current_rate(collateral_type), RAY, True),
+        collateral_dust=collateral_dust,
+        auction_limit=penalty >> 64,
+    )
+
+
+@external
+@view
+def collateral_type_info(collateral_type: uint256) -> CollateralTypeInfo:
+    """
+    @notice Every parameter and total of a collateral type, unpacked from the
+            engine's words; `debt` is at the rate to now, rounded up.
+    """
+    return self._collateral_type_info(collateral_type)
 
 
 @internal
 @view
 def _type_view(collateral_type: uint256) -> TypeView:
-    info: CollateralTypeInfo = staticcall IVaultEngine(engine).collateral_type_info(collateral_type)
+    info: CollateralTypeInfo = self._collateral_type_info(collateral_type)
     base: uint256 = 0
     extra: uint256 = 0
     total: uint256 = 0
@@ -118,25 +159,25 @@ def _type_view(collateral_type: uint256) -> TypeView:
 @internal
 @view
 def _info(vault_id: uint256, owner: address, collateral_type: uint256, collateral: uint256, normalized_debt: uint256, t: TypeView) -> VaultInfo:
-    debt: uint256 = self._mul_div(normalized_debt, t.rate, RAY, True)
-    value: uint256 = self._mul_div(collateral, t.price, WAD, False)
+    debt: uint256 = fixed_point.mul_div(normalized_debt, t.rate, RAY, True)
+    value: uint256 = fixed_point.mul_div(collateral, t.price, WAD, False)
     collateral_ratio: uint256 = max_value(uint256)
     if debt != 0:
-        collateral_ratio = self._mul_div(value, WAD, debt, False)
+        collateral_ratio = fixed_point.mul_div(value, WAD, debt, False)
     # the most normalised debt the collateral and the ceiling allow, each rounded
     # down, so that borrowing exactly `max_borrow` now passes every engine check
     max_borrow: uint256 = 0
     if t.fresh:
-        vault_cap: uint256 = self._mul_div(self._mul_div(value, WAD, t.ratio, False), RAY, t.rate, False)
-        type_cap: uint256 = self._mul_div(t.debt_ceiling, RAY, t.rate, False)
+        vault_cap: uint256 = fixed_point.mul_div(fixed_point.mul_div(value, WAD, t.ratio, False), RAY, t.rate, False)
+        type_cap: uint256 = fixed_point.mul_div(t.debt_ceiling, RAY, t.rate, False)
         if vault_cap > normalized_debt and type_cap > t.type_normalized_debt:
             room: uint256 = min(vault_cap - normalized_debt, type_cap - t.type_normalized_debt)
-            max_borrow = self._mul_div(room, t.rate, RAY, False)
+            max_borrow = fixed_point.mul_div(room, t.rate, RAY, False)
             # a vault without debt must borrow at least the dust
             if normalized_debt == 0 and max_borrow < t.dust:
                 max_borrow = 0
     # safe: collateral value (rounded down) covers debt * ratio (rounded up)
-    safe: bool = normalized_debt == 0 or value >= self._mul_div(debt, t.ratio, WAD, True)
+    safe: bool = normalized_debt == 0 or value >= fixed_point.mul_div(debt, t.ratio, WAD, True)
     return VaultInfo(
         vault_id=vault_id,
         owner=owner,
@@ -222,7 +263,7 @@ def vault_info(vault_id: uint256) -> VaultInfo:
 def vaults_info(vault_ids: DynArray[uint256, MAX_BATCH]) -> DynArray[VaultInfo, MAX_BATCH]:
     """
     @notice `vault_info` for up to 100 vaults in one call.
-    @dev A closed or unknown id does not revert the batch: its entry has only
+    @dev An unknown id (never opened) does not revert the batch: its entry has only
          `vault_id` set (owner is the zero address). A collateral type's figures
          are read once per run of consecutive vaults of that type.
     """

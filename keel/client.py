@@ -64,7 +64,7 @@ class VaultInfo:
 
 @dataclass(frozen=True)
 class CollateralTypeInfo:
-    """Mirror of ``VaultEngine.CollateralTypeInfo`` (plus its id and symbol)."""
+    """Mirror of ``VaultLens.CollateralTypeInfo`` (plus its id and symbol)."""
 
     token: str
     oracle: str
@@ -81,6 +81,7 @@ class CollateralTypeInfo:
     collateral_dust: int  # WAD
     volatility_k_bps: int = 0  # required ratio adds min(k * sigma, cap); 0: static ratio
     volatility_cap_bps: int = 0  # cap of that add-on, bps of ratio
+    auction_limit: int = 0  # WAD, most vault debt in auction at once (Liquidator cap)
     collateral_type: int = 0
     symbol: str = ""
 
@@ -141,27 +142,28 @@ class AuctionStatus:
     active: bool
     needs_reset: bool
     collateral_type: int
-    owner: str
+    vault_id: int  # the liquidated vault; leftover collateral goes back into it
     price: int  # WAD now
     top: int  # WAD
     lot: int  # WAD collateral left
     target: int  # WAD debt tokens still to raise
-    debt: int  # RAD of the vault's debt still uncovered
+    debt: int  # WAD of the vault's debt still uncovered
     started_at: int
 
 
 @dataclass(frozen=True)
 class Liquidation:
-    """One ``Liquidated`` event."""
+    """One liquidation: the Liquidator's ``Liquidated`` event joined with the auction's
+    ``AuctionStarted`` event of the same lot."""
 
     vault_id: int
     auction_id: int
     keeper: str
     collateral_type: int
     collateral: int  # WAD seized
-    debt: int  # RAD seized
+    debt: int  # WAD seized
     target: int  # WAD
-    reward: int  # WAD
+    reward: int  # WAD due to the keeper (a batch pays the sum in one mint)
 
 
 class RequiredRatio(NamedTuple):
@@ -341,11 +343,33 @@ class KeelClient:
 
     # -- liquidation
     def liquidated(self, receipt: TxReceipt) -> list[Liquidation]:
-        """The ``Liquidated`` events of a receipt."""
-        return [
-            Liquidation(**{k: (int(v) if k != "keeper" else v) for k, v in ev["args"].items()})
+        """The liquidations of a receipt: one per lot started (``AuctionStarted``), with the
+        keeper and reward from ``Liquidated`` (``liquidate``) or, for ``liquidate_many``, whose
+        ``BatchLiquidated`` pays one sum, each lot's share by the type's reward rule."""
+        single = {
+            int(ev["args"]["auction_id"]): ev["args"]
             for ev in self.liquidator.events.Liquidated().process_receipt(receipt, errors=DISCARD)
-        ]
+        }
+        batch = self.liquidator.events.BatchLiquidated().process_receipt(receipt, errors=DISCARD)
+        batch_keeper = batch[0]["args"]["keeper"] if batch else ""
+        rules: dict[int, tuple[int, int, int]] = {}
+        out = []
+        for ev in self.auction.events.AuctionStarted().process_receipt(receipt, errors=DISCARD):
+            lot = ev["args"]
+            auction_id, type_id = int(lot["auction_id"]), int(lot["collateral_type"])
+            if auction_id in single:
+                keeper, reward = single[auction_id]["keeper"], int(single[auction_id]["reward"])
+            else:
+                if type_id not in rules:  # the rule as it was in the receipt's block
+                    rules[type_id] = tuple(int(x) for x in self.liquidator.functions.reward(type_id).call(
+                        block_identifier=receipt["blockNumber"]))
+                flat, percent, cap = rules[type_id]
+                keeper, reward = batch_keeper, min(flat + int(lot["target"]) * percent // WAD, cap)
+            out.append(Liquidation(
+                vault_id=int(lot["vault_id"]), auction_id=auction_id, keeper=keeper, collateral_type=type_id,
+                collateral=int(lot["lot"]), debt=int(lot["debt"]), target=int(lot["target"]), reward=reward,
+            ))
+        return out
 
     def liquidate(self, vault_id: int, keeper: str | None = None) -> TxReceipt:
         """Liquidate an unsafe vault (all of it, or what the caps allow); the reward goes to
@@ -491,8 +515,8 @@ class KeelClient:
     def collateral_type_info(self, key: str | int) -> CollateralTypeInfo:
         type_id = key if isinstance(key, int) else self._type(key)
         symbol = next((e.symbol for e in self.manifest.collateral if e.collateral_type == type_id), "")
-        raw = self.engine.functions.collateral_type_info(type_id).call()
-        names = struct_fields(self.engine, "collateral_type_info")
+        raw = self.lens.functions.collateral_type_info(type_id).call()
+        names = struct_fields(self.lens, "collateral_type_info")
         return _from_struct(CollateralTypeInfo, names, raw, collateral_type=type_id, symbol=symbol)
 
     def collateral_types(self) -> list[CollateralTypeInfo]:
@@ -534,19 +558,37 @@ class KeelClient:
     def vault_count(self) -> int:
         return int(self.engine.functions.vault_count().call())
 
+    def vault_ids(self) -> list[int]:
+        """Every vault id ever opened (1..vault_count). Vaults are never deleted: a closed
+        vault is empty, still owned, and may yet get collateral back from an auction."""
+        return list(range(1, self.vault_count() + 1))
+
     def open_vault_ids(self, owner: str | None = None) -> list[int]:
-        """Ids of the vaults open now (optionally of one owner), rebuilt from events:
-        opened, minus closed, following transfers."""
-        engine, start = self.engine, self.manifest.block
-        owners: dict[int, str] = {}
-        for ev in engine.events.VaultOpened().get_logs(from_block=start):
-            owners[int(ev["args"]["vault_id"])] = ev["args"]["owner"]
-        for ev in engine.events.VaultTransferred().get_logs(from_block=start):
-            owners[int(ev["args"]["vault_id"])] = ev["args"]["new_owner"]
-        for ev in engine.events.VaultClosed().get_logs(from_block=start):
-            owners.pop(int(ev["args"]["vault_id"]), None)
+        """Ids of the vaults holding collateral or debt now (optionally of one owner), read
+        through the lens 100 at a time. Vaults are never deleted and a closed vault may be
+        used again, so this looks at every id, not at ``VaultClosed`` events."""
         wanted = Web3.to_checksum_address(owner) if owner else None
-        return sorted(v for v, o in owners.items() if wanted is None or o == wanted)
+        return [
+            v.vault_id for v in self.vaults_info(self.vault_ids())
+            if (v.collateral or v.normalized_debt) and (wanted is None or v.owner == wanted)
+        ]
+
+    def auction_penalties(self) -> int:
+        """Liquidation penalties paid into the surplus so far, WAD, rebuilt from the auction's
+        events: a take pays the lot's vault debt first, so the part of ``owe`` beyond the fall of
+        the uncovered debt ``max(0, target - penalty part)`` is penalty."""
+        start = self.manifest.block
+        penalty_part: dict[int, int] = {}
+        for ev in self.auction.events.AuctionStarted().get_logs(from_block=start):
+            penalty_part[int(ev["args"]["auction_id"])] = int(ev["args"]["target"]) - int(ev["args"]["debt"])
+        total = 0
+        for ev in self.auction.events.Take().get_logs(from_block=start):
+            args = ev["args"]
+            part = penalty_part[int(args["auction_id"])]
+            owe, after = int(args["owe"]), int(args["target"])
+            covered = max(0, after + owe - part) - max(0, after - part)
+            total += owe - covered
+        return total
 
     def accrued_fees(self) -> dict[int, int]:
         """Stability fees credited to the surplus so far, RAD, per type (``Accrued`` events)."""
@@ -562,8 +604,8 @@ class KeelClient:
         engine = self.engine.functions
         debt = 0
         for type_id in range(1, int(engine.collateral_type_count().call(block_identifier=block)) + 1):
-            raw = engine.collateral_type_info(type_id).call(block_identifier=block)
-            info = dict(zip(struct_fields(self.engine, "collateral_type_info"), raw))
+            raw = self.lens.functions.collateral_type_info(type_id).call(block_identifier=block)
+            info = dict(zip(struct_fields(self.lens, "collateral_type_info"), raw))
             debt += int(info["normalized_debt"]) * int(info["rate"])
         return LedgerCheck(
             supply=int(self.debt_token.functions.totalSupply().call(block_identifier=block)),
@@ -575,10 +617,10 @@ class KeelClient:
         )
 
     def collateral_check(self) -> list[CollateralCheck]:
-        """The collateral-conservation invariant, per type, over the open vaults."""
+        """The collateral-conservation invariant, per type, over every vault."""
         block = self.w3.eth.block_number
         engine = self.engine.functions
-        ids = self.open_vault_ids()
+        ids = list(range(1, int(engine.vault_count().call(block_identifier=block)) + 1))
         names = struct_fields(self.lens, "vaults_info")
         totals: dict[int, int] = {}
         for start in range(0, len(ids), BATCH):
@@ -586,9 +628,9 @@ class KeelClient:
                 v = dict(zip(names, raw))
                 totals[int(v["collateral_type"])] = totals.get(int(v["collateral_type"]), 0) + int(v["collateral"])
         out = []
-        info_names = struct_fields(self.engine, "collateral_type_info")
+        info_names = struct_fields(self.lens, "collateral_type_info")
         for type_id in range(1, int(engine.collateral_type_count().call(block_identifier=block)) + 1):
-            info = dict(zip(info_names, engine.collateral_type_info(type_id).call(block_identifier=block)))
+            info = dict(zip(info_names, self.lens.functions.collateral_type_info(type_id).call(block_identifier=block)))
             token = self.contract(TOKEN_ABI, info["token"])
             held = int(token.functions.balanceOf(self.engine.address).call(block_identifier=block))
             symbol = next((e.symbol for e in self.manifest.collateral if e.collateral_type == type_id), str(type_id))

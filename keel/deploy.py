@@ -56,7 +56,7 @@ from .chain import LOCAL_CHAIN_IDS
 from .manifest import (
     CHAINLINK_ADAPTER, PRICE_FEED, CollateralEntry, Manifest, ManifestError, default_manifest_path,
 )
-from .tx import Sender
+from .tx import Sender, create_address
 from .units import per_second_rate, to_fixed, to_wad
 
 # role bits, as the contracts define them
@@ -231,8 +231,8 @@ class AuctionConfig:
     cut: Decimal = Decimal(0)  # exponential: price factor per step (0.99 is typical)
     tail: int = 5_400  # a lot older than this may be reset
     cusp: Decimal = Decimal("0.4")  # a lot whose price fell below cusp * top may be reset
-    type_limit: Decimal = Decimal(5_000_000)  # target (debt + penalty) in auction per type
-    global_limit: Decimal = Decimal(10_000_000)  # target in auction, all types
+    type_limit: Decimal = Decimal(5_000_000)  # vault debt in auction per type
+    global_limit: Decimal = Decimal(10_000_000)  # vault debt in auction, all types
     reward_flat: Decimal = Decimal(10)  # keeper reward per liquidation: flat +
     reward_percent: Decimal = Decimal("0.001")  # percent of the target,
     reward_cap: Decimal = Decimal(500)  # at most this
@@ -262,23 +262,27 @@ class AuctionConfig:
         return {"linear": CURVE_LINEAR, "exponential": CURVE_EXPONENTIAL}[self.kind]
 
     def curve(self) -> tuple[int, int, int, int, int, int, int]:
-        """DutchAuction.Curve: (kind, buf WAD, tau, step, cut RAY, tail, cusp WAD)."""
-        return (self.kind_id, to_wad(self.buf), self.tau, self.step, to_fixed(self.cut, 27), self.tail,
-                to_wad(self.cusp))
+        """DutchAuction.Curve: (kind, buf WAD, tau, step, cut RAY, tail, cusp WAD); the fields
+        the kind does not use are 0, as the auction requires."""
+        if self.kind == "linear":
+            tau, step, cut = self.tau, 0, 0
+        else:
+            tau, step, cut = 0, self.step, to_fixed(self.cut, 27)
+        return (self.kind_id, to_wad(self.buf), tau, step, cut, self.tail, to_wad(self.cusp))
 
     def validate(self) -> None:
         if self.kind not in ("linear", "exponential"):
             raise DeployError(f"auction kind {self.kind!r} is not linear or exponential")
-        if not 1 <= self.buf <= 2:
-            raise DeployError(f"auction buf {self.buf} not in 1..2")
+        if not 1 <= self.buf <= 2 or (self.buf * 10_000) % 1:
+            raise DeployError(f"auction buf {self.buf} not in 1..2 in whole basis points")
         if self.kind == "linear" and not 60 <= self.tau <= 7 * 86_400:
             raise DeployError(f"auction tau {self.tau} not in 60..604800")
         if self.kind == "exponential" and not (1 <= self.step <= 86_400 and Decimal("0.5") <= self.cut < 1):
             raise DeployError(f"auction step {self.step} / cut {self.cut}: need 1..86400 s and 0.5 <= cut < 1")
         if not 60 <= self.tail <= 7 * 86_400:
             raise DeployError(f"auction tail {self.tail} not in 60..604800")
-        if not 0 < self.cusp < 1:
-            raise DeployError(f"auction cusp {self.cusp} not in (0, 1)")
+        if not 0 < self.cusp < 1 or (self.cusp * 10_000) % 1:
+            raise DeployError(f"auction cusp {self.cusp} not in (0, 1) in whole basis points")
 
 
 def default_collateral() -> list[CollateralConfig]:
@@ -437,17 +441,18 @@ def check_deployment(w3: Web3, manifest: Manifest, config: DeployConfig, root: P
     if engine.functions.debt_token().call() != manifest.contracts["DebtToken"]:
         problems.append("engine.debt_token() is not the manifest's DebtToken")
     auction = w3.eth.contract(address=manifest.contracts["DutchAuction"], abi=artifacts["DutchAuction"].abi)
-    if auction.functions.liquidator().call() != manifest.contracts["Liquidator"]:
-        problems.append("auction.liquidator() is not the manifest's Liquidator")
+    if auction.functions.roles(manifest.contracts["Liquidator"]).call() & AUCTION_ROLE_KICKER == 0:
+        problems.append("the Liquidator lacks ROLE_KICKER on the auction")
     if engine.functions.roles(manifest.contracts["Liquidator"]).call() & ENGINE_ROLE_LIQUIDATOR == 0:
         problems.append("the Liquidator lacks ROLE_LIQUIDATOR on the engine")
     margins = {c.symbol: (c.volatility_k_bps, c.volatility_cap_bps) for c in config.collateral}
-    names = [c["name"] for c in _struct_components(engine.abi, "collateral_type_info")]
+    lens = w3.eth.contract(address=manifest.contracts["VaultLens"], abi=artifacts["VaultLens"].abi)
+    names = [c["name"] for c in _struct_components(lens.abi, "collateral_type_info")]
     for entry in manifest.collateral:
         if engine.functions.collateral_type_of_token(entry.token).call() != entry.collateral_type:
             problems.append(f"{entry.symbol}: not listed as collateral type {entry.collateral_type}")
             continue
-        info = dict(zip(names, engine.functions.collateral_type_info(entry.collateral_type).call()))
+        info = dict(zip(names, lens.functions.collateral_type_info(entry.collateral_type).call()))
         if info.get("oracle") != entry.oracle:
             problems.append(f"{entry.symbol}: the engine's oracle is not the manifest's")
         margin = (int(info.get("volatility_k_bps", 0)), int(info.get("volatility_cap_bps", 0)))
@@ -518,8 +523,17 @@ def deploy_system(
     def contract(name: str, address: str) -> Any:
         return w3.eth.contract(address=address, abi=artifacts[name].abi)
 
-    token_address, first_block = deploy("DebtToken", config.token_name, config.token_symbol, deployer)
+    # the token names the engine as its minter (an immutable: borrows, repays and takes
+    # skip a role lookup), so the engine's address is predicted from the deployer's
+    # nonce: the token is this transaction, the engine the next
+    nonce = w3.eth.get_transaction_count(deployer, "pending")
+    predicted_engine = create_address(deployer, nonce + 1)
+    token_address, first_block = deploy("DebtToken", config.token_name, config.token_symbol, deployer,
+                                        predicted_engine)
     engine_address, _ = deploy("VaultEngine", token_address, deployer)
+    if engine_address != predicted_engine:
+        log(f"  note: the engine is not at the predicted {predicted_engine} (another transaction came "
+            "between); it mints through ROLE_MINTER, at a cold role lookup more per mint and burn")
     token = contract("DebtToken", token_address)
     engine = contract("VaultEngine", engine_address)
     lens_address, _ = deploy("VaultLens", engine_address)
@@ -588,7 +602,6 @@ def deploy_system(
     sender.transact(auction.functions.set_roles(liquidator_address, AUCTION_ROLE_KICKER))
     sender.transact(auction.functions.set_roles(deployer, AUCTION_ROLE_ADMIN))
     sender.transact(liquidator.functions.set_roles(deployer, LIQUIDATOR_ROLE_ADMIN))
-    sender.transact(auction.functions.set_liquidator(liquidator_address))
     for entry in entries:
         sender.transact(auction.functions.set_curve(entry.collateral_type, a.curve()))
         sender.transact(auction.functions.update_auction_dust(entry.collateral_type))

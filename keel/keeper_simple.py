@@ -42,8 +42,8 @@ class TakeRecord:
     collateral: int  # WAD bought
     paid: int  # WAD debt tokens burned
     finished: bool  # the lot ended with this take
-    returned: int = 0  # WAD collateral handed back to the vault owner
-    bad_debt: int = 0  # RAD left uncovered
+    returned: int = 0  # WAD collateral given back into the liquidated vault
+    bad_debt: int = 0  # WAD of vault debt left uncovered
     gas: int = 0
 
 

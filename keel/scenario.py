@@ -26,7 +26,7 @@ Story (``keel demo``):
    in two steps, each within the breaker's 20 %, and the delay passes so the current
    price falls. :class:`keel.keeper_simple.SimpleKeeper` scans, liquidates in one batch,
    waits until each lot's price is at most 97 % of the oracle's and takes with its own
-   kUSD; leftovers go back to the owners; keeper rewards are bad debt until
+   kUSD; leftovers go back into the liquidated vaults; keeper rewards are bad debt until
    ``settle_bad_debt`` cancels them against the surplus;
 7. summary: the open vaults, fees per type, surplus, supply and the invariants
    ``supply * RAY + surplus == sum(normalized_debt * rate) + debt_in_auction + bad_debt``
@@ -312,8 +312,8 @@ def _run(
         open_ids = admin.open_vault_ids()
         vaults = admin.vaults_info(open_ids)
         say(*_vault_table(admin, names, symbols, vaults))
-        closed = sorted(set(range(1, admin.vault_count() + 1)) - set(open_ids))
-        say(f"  closed vaults: {', '.join(str(v) for v in closed) or 'none'}")
+        empty = sorted(set(admin.vault_ids()) - set(open_ids))
+        say(f"  empty vaults (closed, still their owners'): {', '.join(str(v) for v in empty) or 'none'}")
         say("")
         fees = admin.accrued_fees()
         type_rows = []
@@ -325,8 +325,7 @@ def _run(
         check = admin.ledger_check()
         total_fees = sum(fees.values())
         say("")
-        penalties = sum(int(e["args"]["penalty"])
-                        for e in admin.engine.events.AuctionPayment().get_logs(from_block=manifest.block))
+        penalties = admin.auction_penalties() * RAY
         settled = sum(int(e["args"]["amount"])
                       for e in admin.engine.events.BadDebtSettled().get_logs(from_block=manifest.block))
         rounding_wei = Decimal(check.surplus - total_fees - penalties + settled) / RAY  # RAD -> 1e-18 kUSD
@@ -470,12 +469,12 @@ def _crash(
     log("keeper ...")
     bot = SimpleKeeper(keeper, log=log)
     found = bot.scan()
-    say("", f"  keeper scans {len(admin.open_vault_ids())} open vaults: liquidatable {', '.join(map(str, found)) or 'none'}")
+    say("", f"  keeper scans {len(admin.open_vault_ids())} vaults in use: liquidatable {', '.join(map(str, found)) or 'none'}")
     report = KeeperReport()
     started = bot.liquidate(found, report)
     rows = [
         [lq.vault_id, names.get(admin.vault_info(lq.vault_id).owner, ""), lq.auction_id, fmt_wad(lq.collateral, 4),
-         fmt_rad(lq.debt), fmt_wad(lq.target), fmt_wad(lq.reward)]
+         fmt_wad(lq.debt), fmt_wad(lq.target), fmt_wad(lq.reward)]
         for lq in report.liquidations
     ]
     say(f"  liquidate_many({found}): {len(report.liquidations)} liquidated, {len(report.skipped)} skipped")
@@ -486,7 +485,7 @@ def _crash(
     rows = [
         [t.auction_id, fmt_wad(t.price), fmt_wad(t.oracle_price),
          fmt_percent(Decimal(t.price) / Decimal(t.oracle_price) - 1, 1), fmt_wad(t.collateral, 4), fmt_wad(t.paid),
-         fmt_wad(t.returned, 4) if t.finished else "(open)", fmt_rad(t.bad_debt)]
+         fmt_wad(t.returned, 4) if t.finished else "(open)", fmt_wad(t.bad_debt)]
         for t in report.takes
     ]
     say(*table(["auction", "price", "oracle", "vs oracle", "WETH bought", "kUSD paid", "WETH returned", "bad debt"],
@@ -494,12 +493,12 @@ def _crash(
     if report.resets:
         say(f"  resets: auctions {', '.join(map(str, report.resets))}")
     still = [s.auction_id for s in admin.auction_statuses(started) if s.active]
-    say(f"  auctions still running: {', '.join(map(str, still)) or 'none'}; leftover WETH returned to owners: "
+    say(f"  auctions still running: {', '.join(map(str, still)) or 'none'}; leftover WETH returned into the vaults: "
         f"{fmt_wad(sum(t.returned for t in report.takes), 4)}")
     bad_before = admin.bad_debt()
     surplus_before = admin.surplus()
     uncovered = sum(t.bad_debt for t in report.takes)
-    say(f"  bad debt {fmt_rad(bad_before, 4)} kUSD (auction shortfall {fmt_rad(uncovered, 4)} + keeper rewards "
+    say(f"  bad debt {fmt_rad(bad_before, 4)} kUSD (auction shortfall {fmt_wad(uncovered, 4)} + keeper rewards "
         f"{fmt_wad(sum(lq.reward for lq in report.liquidations), 4)}); surplus {fmt_rad(surplus_before, 4)} "
         "(fees + penalties)")
     receipt = admin.settle_bad_debt()
@@ -562,7 +561,7 @@ def _shutdown(
                    align="lr" + "r" * len(symbols)))
     # vault owners take back what their debt did not need
     freed = {s: 0 for s in symbols.values()}
-    for v in admin.vaults_info(open_ids):
+    for v in admin.vaults_info(admin.vault_ids()):  # closed vaults too: a cancelled lot may refill one
         if v.collateral:
             owner = admin.as_sender(deployer.with_address(v.owner))
             owner.close(v.vault_id)

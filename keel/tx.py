@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import rlp
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -52,6 +53,13 @@ class SignerError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------- revert reasons
+def create_address(deployer: str, nonce: int) -> str:
+    """The address a contract created by ``deployer``'s transaction number ``nonce`` gets
+    (CREATE: the last 20 bytes of keccak256(rlp([deployer, nonce])))."""
+    encoded = rlp.encode([bytes.fromhex(Web3.to_checksum_address(deployer)[2:]), nonce])
+    return Web3.to_checksum_address(Web3.keccak(encoded)[12:])
+
+
 def decode_revert_data(data: bytes | str | None) -> str | None:
     """Decode ``Error(string)`` / ``Panic(uint256)`` revert data; None if empty or unknown."""
     if data is None:

@@ -61,3 +61,34 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, values in PROFILES.items():
         settings.register_profile(f"keel-{name}", parent=parent, **values)
     settings.load_profile(f"keel-{selected_profile()}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _await_receipts():
+    """brownie's confirmation thread calls a transaction dropped ("Tx dropped without known
+    replacement") when the sender's nonce has moved past it but its receipt is not found
+    yet; on a busy 2-core machine anvil can show the one a moment before the other, and a
+    suite of thousands of transactions then fails now and again for nothing. Wait for the
+    receipt (up to 10 s) before brownie looks (reliability only, no behaviour)."""
+    import time
+
+    from brownie import web3
+    from brownie.network.transaction import TransactionReceipt
+    from web3.exceptions import TransactionNotFound
+
+    original = TransactionReceipt._await_confirmation
+
+    def await_confirmation(self, block_number=None, required_confs=1):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if web3.eth.get_transaction_receipt(self.txid)["blockHash"] is not None:
+                    break
+            except TransactionNotFound:
+                pass
+            time.sleep(0.02)
+        return original(self, block_number, required_confs)
+
+    TransactionReceipt._await_confirmation = await_confirmation
+    yield
+    TransactionReceipt._await_confirmation = original

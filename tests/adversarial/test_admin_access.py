@@ -15,6 +15,7 @@ from tests.unit.conftest import (
     RAY,
     STABILITY_FEE,
     WAD,
+    type_info,
 )
 
 MISSING_ROLE = "access: missing role"
@@ -44,14 +45,14 @@ PRIVILEGED = {
         "withdraw_surplus": (lambda c: [c["stranger"], 1], MISSING_ROLE),
         "seize": (lambda c: [1, 10**9 * WAD], MISSING_ROLE),
         "auction_release": (lambda c: [c["weth_type"], c["stranger"], 1], MISSING_ROLE),
-        "auction_take": (lambda c: [c["weth_type"], c["stranger"], 1, c["borrower"], 1, 0], MISSING_ROLE),
-        "auction_payment": (lambda c: [c["borrower"], 1, 0], MISSING_ROLE),
-        "auction_bad_debt": (lambda c: [1], MISSING_ROLE),
+        "auction_take": (lambda c: [c["weth_type"], c["stranger"], 1, c["borrower"], 1, 0, c["vault_id"], 1, 0], MISSING_ROLE),
+        "auction_payment": (lambda c: [c["weth_type"], c["borrower"], 1, 0, c["vault_id"], 1, 0], MISSING_ROLE),
+        "set_auction_limit": (lambda c: [c["weth_type"], 1], MISSING_ROLE),
         "mint_incentive": (lambda c: [c["stranger"], 1 * WAD], MISSING_ROLE),
         "set_auction_lock": (lambda c: [True], MISSING_ROLE),
         "shutdown": (lambda c: [], MISSING_ROLE),
         "settle_vault": (lambda c: [c["vault_id"], 1 * WAD], MISSING_ROLE),
-        "settle_lot": (lambda c: [c["weth_type"], c["borrower"], 0, 0, 1 * WAD], MISSING_ROLE),
+        "settle_lot": (lambda c: [c["weth_type"], c["vault_id"], 0, 0, 1 * WAD], MISSING_ROLE),
         "settlement_release": (lambda c: [c["weth_type"], c["stranger"], 1], MISSING_ROLE),
         "set_roles": (lambda c: [c["stranger"], 15], NOT_OWNER),
         "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
@@ -62,14 +63,13 @@ PRIVILEGED = {
         "set_global_limit": (lambda c: [1], MISSING_ROLE),
         "set_reward": (lambda c: [c["weth_type"], 0, 0, 0], MISSING_ROLE),
         "set_stopped": (lambda c: [True], MISSING_ROLE),
-        "auction_finished": (lambda c: [c["weth_type"], 0], "liquidator: not the auction"),
+        "liquidate_one_of_batch": (lambda c: [c["vault_id"], c["stranger"]], "liquidator: batch only"),
         "set_roles": (lambda c: [c["stranger"], 1], NOT_OWNER),
         "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
         "accept_ownership": (lambda c: [], NOT_PENDING),
     },
     "auction": {
-        "kick": (lambda c: [c["weth_type"], 1 * WAD, 1 * WAD, RAY, c["borrower"], 1 * WAD], MISSING_ROLE),
-        "set_liquidator": (lambda c: [c["stranger"]], MISSING_ROLE),
+        "kick": (lambda c: [c["weth_type"], c["vault_id"], 1 * WAD, 1 * WAD, 1 * WAD, 1 * WAD], MISSING_ROLE),
         "set_curve": (lambda c: [c["weth_type"], LINEAR_CURVE], MISSING_ROLE),
         "set_incentives": (lambda c: [0, 0, 0], MISSING_ROLE),
         "set_stop_level": (lambda c: [3], MISSING_ROLE),
@@ -137,18 +137,19 @@ def snapshot_state(world):
     engine, feed, token = world["engine"], world["weth_feed"], world["debt_token"]
     liquidator, auction, weth_type = world["liquidator"], world["auction"], world["weth_type"]
     settlement = world["settlement"]
-    info = engine.collateral_type_info(weth_type)
+    info = type_info(engine, weth_type)
     contracts = (token, engine, feed, liquidator, auction, settlement)
     return (
         tuple(c.owner() for c in contracts),
         tuple(c.roles(world["stranger"]) for c in contracts),
         # the type's debt at the current rate moves with time (the world has a vault with debt)
-        engine.collateral_type_count(), tuple(v for k, v in info.dict().items() if k != "debt"), engine.surplus(),
+        engine.collateral_type_count(), tuple(v for k, v in info.items() if k != "debt"), engine.surplus(),
         feed.price(), feed.max_age(), token.totalSupply(),
         engine.debt_in_auction(), engine.bad_debt(), engine.type_collateral_in_auction(weth_type),
         engine.type_collateral_dust(weth_type),
         liquidator.stopped(), tuple(liquidator.room(weth_type)), tuple(liquidator.reward(weth_type)),
-        auction.liquidator(), tuple(auction.curves(weth_type)), auction.auction_count(), auction.stop_level(),
+        tuple(auction.curves(weth_type)), auction.auction_count(), auction.stop_level(),
+        auction.auction_dust(weth_type),
         auction.incentive_flat(), auction.incentive_percent(), auction.incentive_cap(),
         tuple(engine.vault_position(world["vault_id"])), engine.shutdown_at(), engine.settled_debt(),
         engine.type_collateral_settled(weth_type), settlement.shutdown_at(), settlement.supply_at_shutdown(),

@@ -6,12 +6,14 @@ auction curve, WBTC and USDC on exponential ones), ten borrower vaults at 155-40
 and a keeper whose USDC vault funds its takes. Each step picks one of:
 
 * a user action on a vault: open, deposit, withdraw, borrow, repay, repay all, close,
-  transfer;
+  transfer (a closed vault stays its owner's, empty, and may be used again: an auction
+  may yet return collateral into it);
 * a market move: a price move either way, a crash (vaults become liquidatable), a
   recovery, time passing (long, the oracles going stale unless the reporter reports;
   or auction-sized, the reporter re-reporting after it), a fee accrual;
 * a keeper action: liquidate one vault, or a batch with `liquidate_many`; take part of a
-  running lot, or all of it, at its current price; a flash take through the
+  running lot, or all of it, at its current price (a lot that meets its target gives
+  the rest of its collateral back into the liquidated vault); a flash take through the
   FlashTaker; reset a lot its status says needs it; cancel bad debt against surplus;
 * late in a run (the last third), shutdown, often with lots still running; then
   global settlement: settle vaults (one, a few or all), cancel lots, finalize types,
@@ -25,14 +27,18 @@ that action may give. Every step writes a line with `note`, so a failing example
 as a story. After every step these invariants are checked against one snapshot of the
 chain (the `probe` contract of conftest.py reads it in a single call):
 
-1. collateral, per type: tokens held * scale == vault collateral + collateral in
-   auction + tracked dust + collateral settled for redemption (exact, WAD);
+1. collateral, per type: tokens held * scale == collateral of every vault ever opened
+   (closed ones included) + collateral in auction + tracked dust + collateral settled
+   for redemption (exact, WAD);
 2. debt: supply * RAY + surplus == sum of vault normalised debt * rate + debt in
    auction + bad debt + settled debt (exact, RAD), and each type's normalised debt is
    the sum of its vaults';
-3. the running lots hold exactly the collateral (per type) and debt that the engine has
-   in auction, and their initial targets are exactly what the liquidator counts
-   against its type and global caps;
+3. the running lots hold exactly the collateral and the uncovered vault debt the engine
+   has in auction per type (its `debt_in_auction` is their sum), and the engine's
+   per-type debt in auction is what `Liquidator.room` reports and counts against the
+   type and global caps, which it never exceeds; each lot's target less its debt is
+   its penalty part (takes pay the debt first); VaultLens reads the engine's packed
+   type words as the engine holds them;
 4. each running lot's price is its curve's price (a Python reference) at the block's
    time, at most its start price, and never higher than when last seen in the same
    epoch (an epoch ends only at a reset the machine made itself); each take checks it
@@ -43,8 +49,10 @@ chain (the `probe` contract of conftest.py reads it in a single call):
    holders' shares (redeemed * pool // supply at shutdown) together stay within it.
 
 The rules check their own effects too: lot books after liquidation, take, reset and
-cancel; keeper rewards and reset incentives (bad debt until surplus cancels it); bad
-debt only from a lot that ran dry; settlement at the frozen price, rounded up.
+cancel; keeper rewards (one per lot, or a batch's sum in one mint) and reset incentives
+(bad debt until surplus cancels it); the penalty part of a payment, and only that,
+credited to the surplus; leftovers going back into the liquidated vault; bad debt only
+from a lot that ran dry; settlement at the frozen price, rounded up.
 
 test_vault_scenario.py walks every rule once, in a fixed order, so each rule's checks
 run in every CI run whatever hypothesis draws here.
@@ -70,12 +78,14 @@ ALLOWED_REVERTS = {
     "repay": {"engine: debt below dust", "engine: vault has no debt", "engine: repay exceeds debt", "token: insufficient balance"},
     "close": {"token: insufficient balance"},
     "accrue": set(),
-    # a vault the lens called liquidatable may still exceed the caps or leave dust
+    # a vault the lens called liquidatable may still exceed the caps (the engine keeps
+    # them) or leave dust
     "liquidate": {
-        "liquidator: type auction limit reached", "liquidator: global auction limit reached",
+        "engine: type auction limit reached", "engine: global auction limit reached",
         "engine: liquidation would leave dust", "engine: nothing to liquidate",
     },
-    # ... and any other vault may also be safe or have a stale price
+    # ... and any other vault (a closed one, say: empty, so safe) may also be safe or
+    # have a stale price
     "liquidate_any": {"engine: vault safe", "engine: oracle stale"},
     "take": {"auction: price above max", "auction: needs reset", "auction: would leave dust", "token: insufficient balance"},
     "reset": {"auction: no reset needed", "engine: oracle stale"},
@@ -161,12 +171,14 @@ class VaultStateMachine:
         cls.shutdown_after = shutdown_after  # steps before the shutdown rule is enabled
 
     def setup(self):
-        self.vaults = list(self.starting_vaults)  # ids of the borrowers' open vaults
-        self.closed = []  # ids of closed vaults (liquidate_many and settle_vaults skip them)
+        # ids of the borrowers' vaults; a closed vault stays here (empty, still owned: its
+        # owner may use it again, and an auction may return collateral into it)
+        self.vaults = list(self.starting_vaults)
+        self.closed = []  # ids of vaults closed at some point (liquidate_many and settle_vaults skip them while empty)
         self.prices = [t["feed"].price() for t in self.types]
         self.steps = 0
-        # running lots: id -> type, initial target, and the price last seen in this
-        # epoch (an epoch ends at a reset)
+        # running lots: id -> type, vault, initial target, penalty part of it, and the
+        # price last seen in this epoch (an epoch ends at a reset)
         self.lots = {}
         self.shut = False
         self.supply_at_shutdown = 0
@@ -217,20 +229,22 @@ class VaultStateMachine:
 
     def _snapshot(self):
         """Everything the invariants compare, read in one call; the rules also pick their
-        inputs from it (nothing changes between the last step's check and the next step)."""
-        raw = self.probe.snapshot(self._all_vaults(), sorted(self.lots))
+        inputs from it (nothing changes between the last step's check and the next step).
+        Its vaults are every vault ever opened (vaults are never deleted)."""
+        raw = self.probe.snapshot(sorted(self.lots))
         return {
             "timestamp": raw[0], "supply": raw[1], "surplus": raw[2], "debt_in_auction": raw[3],
-            "bad_debt": raw[4], "settled_debt": raw[5], "global_room_used": raw[6],
+            "bad_debt": raw[4], "settled_debt": raw[5], "global_room_limit": raw[6], "global_room_used": raw[7],
             "types": [dict(zip(
-                ("held", "token_scale", "rate", "normalized_debt", "collateral_dust", "in_auction", "settled", "room_used"),
+                ("held", "token_scale", "rate", "normalized_debt", "collateral_dust", "in_auction", "debt_in_auction",
+                 "settled", "auction_limit", "room_limit", "room_used", "lens_matches"),
                 t,
-            )) for t in raw[7]],
-            "vaults": [dict(zip(("vault_id", "open", "owner", "collateral_type", "collateral", "normalized_debt"), v)) for v in raw[8]],
+            )) for t in raw[8]],
+            "vaults": [dict(zip(("vault_id", "owner", "collateral_type", "collateral", "normalized_debt"), v)) for v in raw[9]],
             "lots": [dict(zip(
-                ("auction_id", "active", "needs_reset", "collateral_type", "owner", "price", "top", "lot", "target", "debt", "started_at"),
+                ("auction_id", "active", "needs_reset", "collateral_type", "vault_id", "price", "top", "lot", "target", "debt", "started_at"),
                 lot,
-            )) for lot in raw[9]],
+            )) for lot in raw[10]],
         }
 
     def _state(self):
@@ -275,28 +289,31 @@ class VaultStateMachine:
         if payer != self.keeper:
             self.token.transfer(payer, min(lacking, self.token.balanceOf(self.keeper)), {"from": self.keeper})
 
-    def _register_lot(self, tx, event):
-        """Check a new lot against its Liquidated event and start tracking it."""
-        aid, kind_id = event["auction_id"], event["collateral_type"]
+    def _register_lot(self, tx, started):
+        """Check a new lot against its AuctionStarted event and start tracking it; returns
+        the keeper reward its target earns (flat + percent, capped)."""
+        aid, kind_id, vault_id = started["auction_id"], started["collateral_type"], started["vault_id"]
         kind = self._kind(kind_id)
         status = self.auction.status(aid)
-        assert status["active"] and status["collateral_type"] == kind_id
-        assert status["lot"] == event["collateral"] and status["target"] == event["target"]
-        assert status["debt"] == event["debt"], "the lot carries exactly the seized debt"
+        assert status["active"] and status["collateral_type"] == kind_id and status["vault_id"] == vault_id
+        assert status["lot"] == started["lot"] and status["target"] == started["target"]
+        assert status["debt"] == started["debt"], "the lot carries exactly the seized debt"
         assert status["started_at"] == tx.timestamp
-        assert status["top"] == self.prices[kind_id - 1] * kind["curve"][1] // WAD, "start price = oracle price * buf"
-        penalty = self.engine.collateral_type_info(kind_id)["liquidation_penalty"]
-        assert event["target"] == mul_div(mul_div(event["debt"], 1, RAY, True), penalty, WAD, True), "target = debt * penalty, rounded up"
+        assert status["top"] == started["top"] == self.prices[kind_id - 1] * kind["curve"][1] // WAD, "start price = oracle price * buf"
+        penalty = self.lens.collateral_type_info(kind_id)["liquidation_penalty"]
+        assert started["target"] == mul_div(started["debt"], penalty, WAD, True), "target = debt * penalty, rounded up"
         flat, percent, cap = self.liquidator.reward(kind_id)
-        assert event["reward"] == min(flat + event["target"] * percent // WAD, cap)
+        reward = min(flat + started["target"] * percent // WAD, cap)
         self.lots[aid] = {
-            "type": kind_id, "initial_target": event["target"],
+            "type": kind_id, "vault": vault_id, "initial_target": started["target"],
+            "penalty": started["target"] - started["debt"],
             "epoch": (status["started_at"], status["top"]), "price": status["top"],
         }
         note(
-            f"  -> lot {aid}: {fmt(event['collateral'])} {kind['symbol']} for target {fmt(event['target'])} "
-            f"(debt {fmt(event['debt'] // RAY)}), top {fmt(status['top'])}, keeper reward {fmt(event['reward'])}"
+            f"  -> lot {aid} of vault {vault_id}: {fmt(started['lot'])} {kind['symbol']} for target "
+            f"{fmt(started['target'])} (debt {fmt(started['debt'])}), top {fmt(status['top'])}, keeper reward {fmt(reward)}"
         )
+        return reward
 
     # ------------------------------------------------------------ rules: users
     def rule_open(self, st_user, st_type, st_units, st_fraction):
@@ -398,11 +415,11 @@ class VaultStateMachine:
         collateral_before = kind["token"].balanceOf(owner)
         note(f"close: vault {vault_id} ({fmt(info['collateral'])} {kind['symbol']}, debt {fmt(info['debt'])})")
         if self._attempt("close", self.engine.close, vault_id, owner, {"from": owner}):
-            self.vaults.remove(vault_id)
-            self.closed.append(vault_id)
+            self.closed.append(vault_id)  # it stays in self.vaults: empty, still the owner's
             assert balance - self.token.balanceOf(owner) >= info["debt"], "close must burn at least the debt"
             paid_out = kind["token"].balanceOf(owner) - collateral_before
             assert paid_out * kind["scale"] <= info["collateral"], "payout rounds down"
+            assert tuple(self.engine.vault_position(vault_id)) == (owner, kind["id"], 0, 0), "a closed vault stays, empty"
 
     def rule_transfer(self, st_pick, st_user):
         vault_id = self._vault(st_pick)
@@ -464,11 +481,11 @@ class VaultStateMachine:
         engine = self.engine
         kind_id = st_type + 1
         note(f"accrue: type {kind_id}")
-        rate_before = engine.collateral_type_info(kind_id)["rate"]
+        rate_before = self.lens.collateral_type_info(kind_id)["rate"]
         surplus_before = engine.surplus()
         if not self._attempt("accrue", engine.accrue, kind_id, {"from": self.reporter}):
             return
-        rate_after = engine.collateral_type_info(kind_id)["rate"]
+        rate_after = self.lens.collateral_type_info(kind_id)["rate"]
         assert rate_after >= rate_before
         assert engine.surplus() - surplus_before == engine.type_normalized_debt(kind_id) * (rate_after - rate_before)
 
@@ -497,21 +514,35 @@ class VaultStateMachine:
         if tx is None:
             return
         event = tx.events["Liquidated"][0]
-        assert event["vault_id"] == vault_id and tx.return_value == event["auction_id"]
-        assert event["target"] <= min(room[0] - room[1], room[2] - room[3]), "the target fits the caps"
-        self._register_lot(tx, event)
-        assert self.token.balanceOf(self.keeper) - keeper_balance == event["reward"]
+        assert len(tx.events["AuctionStarted"]) == 1
+        started = tx.events["AuctionStarted"][0]
+        assert event["vault_id"] == started["vault_id"] == vault_id and event["keeper"] == self.keeper
+        assert tx.return_value == event["auction_id"] == started["auction_id"]
+        # the caps count vault debt in auction (the engine's totals); the seizure fits both
+        assert started["debt"] <= min(room[0] - room[1], room[2] - room[3]), "the debt taken fits the caps"
+        reward = self._register_lot(tx, started)
+        assert event["reward"] == reward
+        assert self.token.balanceOf(self.keeper) - keeper_balance == reward
+        room_after = self.liquidator.room(kind_id)
+        assert room_after[1] == room[1] + started["debt"] and room_after[3] == room[3] + started["debt"]
         # the vault keeps the rest, never less than dust
         seized = tx.events["Seized"][0]
         taken = seized["normalized_debt"]
-        assert seized["collateral"] == event["collateral"] and seized["debt"] == event["debt"]
-        rate = self.engine.collateral_type_info(kind_id)["rate"]  # as accrued by the liquidation
-        assert taken * rate <= event["debt"] < taken * rate + RAY, "the lot's debt is the vault's, rounded up to whole WAD at most"
-        assert event["collateral"] * position[3] >= position[2] * taken, "the lot gets at least its share of the collateral"
+        assert seized["vault_id"] == vault_id and seized["collateral"] == started["lot"]
+        info = self.lens.collateral_type_info(kind_id)
+        rate = info["rate"]  # as accrued by the liquidation
+        assert taken * rate <= started["debt"] * RAY < taken * rate + RAY, "the lot's debt is the vault's, rounded up to whole WAD at most"
+        assert started["lot"] * position[3] >= position[2] * taken, "the lot gets at least its share of the collateral"
         after = self.engine.vault_position(vault_id)
-        assert after[2] == position[2] - event["collateral"] and after[3] == position[3] - taken
+        assert after[0] == position[0] and after[1] == kind_id, "a liquidated vault stays its owner's"
+        assert after[2] == position[2] - started["lot"] and after[3] == position[3] - taken
         if after[3]:
-            assert after[3] * rate >= self.engine.collateral_type_info(kind_id)["dust"] * RAY, "liquidation left dust"
+            assert after[3] * rate >= info["dust"] * RAY, "liquidation left dust"
+            # the engine sizes the seizure: all that fits under both caps (to the wei its
+            # rounding allows), unless that would leave less than dust, then exactly the dust
+            fits = min(room[0] - room[1], room[2] - room[3])
+            assert (fits - started["debt"]) * RAY < rate or after[3] == mul_div(info["dust"], RAY, rate, True), \
+                "a partial liquidation takes what the caps allow"
             note(f"  -> partial: vault {vault_id} keeps {fmt(after[2])} collateral, normalised debt {fmt(after[3])}")
 
     @precondition(lambda self: not self.shut)
@@ -532,15 +563,25 @@ class VaultStateMachine:
         tx = self.liquidator.liquidate_many(ids, self.keeper, {"from": self.keeper})
         result = list(tx.return_value)
         assert len(result) == len(ids)
-        liquidated = list(tx.events["Liquidated"]) if "Liquidated" in tx.events else []
+        # one AuctionStarted per lot, one Skipped per vault skipped, one BatchLiquidated
+        # for the batch and no per-vault Liquidated
+        assert "Liquidated" not in tx.events, "a batch logs BatchLiquidated, not Liquidated"
+        started = list(tx.events["AuctionStarted"]) if "AuctionStarted" in tx.events else []
         skipped = list(tx.events["Skipped"]) if "Skipped" in tx.events else []
-        assert [e["vault_id"] for e in liquidated] == [v for v, a in zip(ids, result) if a]
-        assert [e["auction_id"] for e in liquidated] == [a for a in result if a]
+        assert [e["vault_id"] for e in started] == [v for v, a in zip(ids, result) if a]
+        assert [e["auction_id"] for e in started] == [a for a in result if a]
         assert [e["vault_id"] for e in skipped] == [v for v, a in zip(ids, result) if not a]
-        for event in liquidated:
-            self._register_lot(tx, event)
-        assert self.token.balanceOf(self.keeper) - keeper_balance == sum(e["reward"] for e in liquidated)
-        note(f"  -> lots {result}")
+        seized = list(tx.events["Seized"]) if "Seized" in tx.events else []
+        assert [(e["vault_id"], e["collateral"]) for e in seized] == [(e["vault_id"], e["lot"]) for e in started]
+        rewards = sum(self._register_lot(tx, e) for e in started)
+        assert len(tx.events["BatchLiquidated"]) == 1
+        batch = tx.events["BatchLiquidated"][0]
+        assert batch["keeper"] == self.keeper and batch["liquidated"] == len(started) and batch["skipped"] == len(skipped)
+        assert batch["reward"] == rewards, "the batch pays the sum of each lot's reward"
+        paid = list(tx.events["IncentivePaid"]) if "IncentivePaid" in tx.events else []
+        assert [e["amount"] for e in paid] == ([rewards] if rewards else []), "... in one mint"
+        assert self.token.balanceOf(self.keeper) - keeper_balance == rewards
+        note(f"  -> lots {result}, keeper reward {fmt(rewards)}")
 
     def _take(self, pick, fraction, slack, flash):
         status = self._pick_lot(pick, lambda lot: not lot["needs_reset"])
@@ -548,7 +589,7 @@ class VaultStateMachine:
             return
         aid, kind_id = status["auction_id"], status["collateral_type"]
         kind = self._kind(kind_id)
-        price, lot, target, debt, owner = status["price"], status["lot"], status["target"], status["debt"], status["owner"]
+        price, lot, target, debt, vault_id = status["price"], status["lot"], status["target"], status["debt"], status["vault_id"]
         amount = max(lot * fraction // BPS, 1)  # above 100 %: the whole lot
         max_price = price * (BPS + slack) // BPS
         payer = self.flash_taker if flash else self.keeper
@@ -560,8 +601,8 @@ class VaultStateMachine:
         )
         tokens = self.token.balanceOf(payer)
         received = kind["token"].balanceOf(receiver)
-        returned = kind["token"].balanceOf(owner)
-        bad_debt = self.engine.bad_debt()
+        vault_before = self.engine.vault_position(vault_id)
+        bad_debt, surplus = self.engine.bad_debt(), self.engine.surplus()
         callbacks = self.flash_taker.callbacks() if flash else 0
         if flash:
             tx = self._attempt("take", self.flash_taker.flash_take, aid, amount, max_price, {"from": self.keeper})
@@ -582,24 +623,31 @@ class VaultStateMachine:
         assert event["lot"] == lot - bought and event["target"] == target - owe
         if flash:
             assert self.flash_taker.callbacks() == callbacks + 1
-        covered = min(owe * RAY, debt)  # the debt is covered first, the penalty after
+        covered = min(owe, debt)  # the vault's debt is covered first, the penalty after (WAD)
         finished = event["lot"] == 0 or event["target"] == 0
         back = event["lot"] if finished else 0
-        gained = kind["token"].balanceOf(receiver) - received
-        assert gained == bought // kind["scale"] + (back // kind["scale"] if owner == receiver else 0)
+        assert kind["token"].balanceOf(receiver) - received == bought // kind["scale"], "the receiver gets what was bought, rounded down"
+        assert self.engine.surplus() - surplus == (owe - covered) * RAY, "the penalty part of a payment, and only it, is surplus"
+        # leftovers go back into the liquidated vault (whoever owns it now, open or closed)
+        vault_after = self.engine.vault_position(vault_id)
+        assert vault_after[0] == vault_before[0] and vault_after[3] == vault_before[3]
+        assert vault_after[2] - vault_before[2] == back, "the rest goes back into the vault"
+        returned = list(tx.events["AuctionReturned"]) if "AuctionReturned" in tx.events else []
         if finished:
             done = tx.events["AuctionFinished"][0]
             assert done["auction_id"] == aid and done["collateral_returned"] == back
             assert done["bad_debt"] == debt - covered, "what the lot did not cover becomes bad debt"
             if event["target"] == 0:
                 assert done["bad_debt"] == 0, "a met target covers the whole debt"
-            assert self.engine.bad_debt() - bad_debt == done["bad_debt"]
-            if owner != receiver:
-                assert kind["token"].balanceOf(owner) - returned == back // kind["scale"], "the rest goes back to the owner"
+            assert self.engine.bad_debt() - bad_debt == done["bad_debt"] * RAY
+            assert [(e["vault_id"], e["collateral_type"], e["amount"], e["collateral"]) for e in returned] == (
+                [(vault_id, kind_id, back, vault_after[2])] if back else []
+            )
             assert not self.auction.status(aid)["active"]
             del self.lots[aid]
-            note(f"  -> lot {aid} finished: {fmt(back)} back to the owner, bad debt {fmt(done['bad_debt'] // RAY)}")
+            note(f"  -> lot {aid} finished: {fmt(back)} back into vault {vault_id}, bad debt {fmt(done['bad_debt'])}")
         else:
+            assert "AuctionFinished" not in tx.events and not returned
             assert self.engine.bad_debt() == bad_debt
             assert self.auction.status(aid)["debt"] == debt - covered
 
@@ -648,7 +696,7 @@ class VaultStateMachine:
         after = self.auction.status(aid)
         assert tx.return_value == after["top"] == self.prices[kind_id - 1] * kind["curve"][1] // WAD, "restart at oracle price * buf"
         assert after["started_at"] == tx.timestamp and after["active"]
-        for field in ("lot", "target", "debt", "owner", "collateral_type"):
+        for field in ("lot", "target", "debt", "vault_id", "collateral_type"):
             assert after[field] == status[field], f"reset changed the lot's {field}"
         flat, percent, cap = self.auction.incentive_flat(), self.auction.incentive_percent(), self.auction.incentive_cap()
         incentive = min(flat + status["target"] * percent // WAD, cap) if paid else 0
@@ -726,21 +774,27 @@ class VaultStateMachine:
         if not lots:
             return
         for status in (lots if everything else [lots[pick % len(lots)]]):
-            aid, kind_id = status["auction_id"], status["collateral_type"]
+            aid, kind_id, vault_id = status["auction_id"], status["collateral_type"], status["vault_id"]
             kind = self._kind(kind_id)
-            owner = status["owner"]
-            returned = kind["token"].balanceOf(owner)
-            note(f"cancel lot {aid}: {fmt(status['lot'])} {kind['symbol']}, debt {fmt(status['debt'] // RAY)}")
+            vault_before = self.engine.vault_position(vault_id)
+            settled_debt = self.engine.settled_debt()
+            note(f"cancel lot {aid} of vault {vault_id}: {fmt(status['lot'])} {kind['symbol']}, debt {fmt(status['debt'])}")
             tx = self.settlement.cancel_auction(aid, {"from": self.reporter})
-            owed = mul_div(status["debt"], 1, self.frozen[kind_id] * 10**9, True)
+            # the vault debt still uncovered (WAD; the penalty is dropped) at the frozen price, rounded up
+            owed = mul_div(status["debt"] * RAY, 1, self.frozen[kind_id] * 10**9, True)
             taken = min(owed, status["lot"])
             assert tx.return_value == taken
             event = tx.events["AuctionSettled"][0]
             assert event["collateral"] == taken and event["shortfall"] == owed - taken
-            assert kind["token"].balanceOf(owner) - returned == (status["lot"] - taken) // kind["scale"]
+            cancelled = tx.events["AuctionCancelled"][0]
+            assert (cancelled["auction_id"], cancelled["lot"], cancelled["debt"]) == (aid, status["lot"], status["debt"])
+            assert self.engine.settled_debt() - settled_debt == status["debt"] * RAY
+            vault_after = self.engine.vault_position(vault_id)
+            assert vault_after[2] - vault_before[2] == status["lot"] - taken, "the rest goes back into the vault"
+            assert vault_after[3] == vault_before[3]
             assert not self.auction.status(aid)["active"]
             del self.lots[aid]
-            note(f"  -> {fmt(taken)} to the pool, {fmt(status['lot'] - taken)} back to the owner")
+            note(f"  -> {fmt(taken)} to the pool, {fmt(status['lot'] - taken)} back into vault {vault_id}")
 
     @precondition(lambda self: self.shut)
     @rule()
@@ -814,19 +868,21 @@ class VaultStateMachine:
         (the rules that do these are off after shutdown)."""
         lot_ids = sorted(self.lots) or [1]
         aid = lot_ids[pick % len(lot_ids)]
+        # a running lot is stopped; with none running, id 1 is not running (any more)
+        refused = "auction: stopped" if aid in self.lots else "auction: not running"
         everyone = self._all_vaults()
         vault_id = everyone[pick % len(everyone)]
         if action == 0:
             note(f"after shutdown: liquidate vault {vault_id}")
-            tx = self._attempt("liquidate", self.liquidator.liquidate, vault_id, self.keeper, {"from": self.keeper},
-                               allowed={"liquidator: type auction limit reached", "liquidator: global auction limit reached"})
+            # the engine accrues before anything else, and refuses: shut down
+            tx = self._attempt("liquidate", self.liquidator.liquidate, vault_id, self.keeper, {"from": self.keeper}, allowed=set())
             assert tx is None, "a liquidation after shutdown"
         elif action == 1:
             note(f"after shutdown: take lot {aid}")
-            self._expect_revert("auction: stopped", self.auction.take, aid, WAD, 2**200, self.keeper, b"", {"from": self.keeper})
+            self._expect_revert(refused, self.auction.take, aid, WAD, 2**200, self.keeper, b"", {"from": self.keeper})
         elif action == 2:
             note(f"after shutdown: reset lot {aid}")
-            self._expect_revert("auction: stopped", self.auction.reset, aid, self.keeper, {"from": self.keeper})
+            self._expect_revert(refused, self.auction.reset, aid, self.keeper, {"from": self.keeper})
         elif action == 3:
             note("after shutdown: the keeper borrows")
             self._expect_revert(SHUT_DOWN, self.engine.borrow, self.keeper_vault, 100 * WAD, self.keeper, {"from": self.keeper})
@@ -850,8 +906,12 @@ class VaultStateMachine:
 
     def _check_vaults_and_debt(self, snap):
         """Invariant 2: supply * RAY + surplus == vault debts + debt in auction + bad debt +
-        settled debt (RAD, exact); each type's normalised debt is the sum of its vaults'."""
-        assert all(v["open"] for v in snap["vaults"]), "a tracked vault was closed"
+        settled debt (RAD, exact); each type's normalised debt is the sum of its vaults'.
+        Vaults are never deleted: the engine's are exactly the ones the machine opened,
+        each still owned."""
+        assert [v["vault_id"] for v in snap["vaults"]] == sorted({*self.vaults, self.keeper_vault}), "vaults gone or unseen"
+        assert all(v["owner"] != ZERO_ADDRESS for v in snap["vaults"]), "a vault lost its owner"
+        assert all(figures["lens_matches"] for figures in snap["types"]), "VaultLens misreads the engine's type words"
         total = 0
         for kind, figures in zip(self.types, snap["types"]):
             normalized = sum(v["normalized_debt"] for v in snap["vaults"] if v["collateral_type"] == kind["id"])
@@ -861,27 +921,39 @@ class VaultStateMachine:
         assert snap["supply"] * RAY + snap["surplus"] == total, "debt is not conserved"
 
     def _check_collateral(self, snap):
-        """Invariant 1: tokens held == vault collateral + in auction + tracked dust + settled, per type."""
+        """Invariant 1: tokens held == collateral of every vault (closed ones too, which lots
+        may have refilled) + in auction + tracked dust + settled, per type."""
         for kind, figures in zip(self.types, snap["types"]):
             in_vaults = sum(v["collateral"] for v in snap["vaults"] if v["collateral_type"] == kind["id"])
             accounted = in_vaults + figures["in_auction"] + figures["collateral_dust"] + figures["settled"]
             assert figures["held"] * figures["token_scale"] == accounted, f"{kind['symbol']}: collateral is not conserved"
 
     def _check_lots(self, snap):
-        """Invariants 3 and 4: the running lots hold what the engine has in auction and what
-        the liquidator counts against its caps; each price follows its curve, stays at or
-        below its start and never rises within an epoch."""
+        """Invariants 3 and 4: the running lots hold exactly the collateral and uncovered
+        vault debt the engine has in auction per type, and the engine's per-type debt in
+        auction is what the liquidator reports and caps (never above a cap); each lot's
+        target less its debt is its penalty part; each price follows its curve, stays at
+        or below its start and never rises within an epoch."""
         lots = snap["lots"]
         assert all(lot["active"] for lot in lots), "a tracked lot ended unseen"
-        assert sum(lot["debt"] for lot in lots) == snap["debt_in_auction"]
-        assert sum(self.lots[lot["auction_id"]]["initial_target"] for lot in lots) == snap["global_room_used"]
-        for kind, figures in zip(self.types, snap["types"]):
+        total = 0
+        for kind, figures, limit in zip(self.types, snap["types"], self.type_limits):
             own = [lot for lot in lots if lot["collateral_type"] == kind["id"]]
-            assert sum(lot["lot"] for lot in own) == figures["in_auction"], f"{kind['symbol']}: lots do not add up"
-            assert sum(self.lots[lot["auction_id"]]["initial_target"] for lot in own) == figures["room_used"]
+            assert sum(lot["lot"] for lot in own) == figures["in_auction"], f"{kind['symbol']}: lots' collateral does not add up"
+            assert sum(lot["debt"] for lot in own) == figures["debt_in_auction"], f"{kind['symbol']}: lots' debt does not add up"
+            assert figures["room_used"] == figures["debt_in_auction"], f"{kind['symbol']}: the liquidator's room is not the engine's"
+            assert figures["room_limit"] == figures["auction_limit"] == limit, f"{kind['symbol']}: the type cap moved"
+            assert figures["debt_in_auction"] <= limit, f"{kind['symbol']}: debt in auction above the type cap"
+            total += figures["debt_in_auction"]
+        assert total * RAY == snap["debt_in_auction"], "debt_in_auction is not the sum of the types'"
+        assert snap["global_room_used"] == total and snap["global_room_limit"] == self.global_limit
+        assert total <= self.global_limit, "debt in auction above the global cap"
         for lot in lots:
             kind = self._kind(lot["collateral_type"])
             tracked = self.lots[lot["auction_id"]]
+            assert (lot["collateral_type"], lot["vault_id"]) == (tracked["type"], tracked["vault"])
+            assert lot["debt"] <= lot["target"] <= tracked["initial_target"]
+            assert lot["target"] - lot["debt"] == min(lot["target"], tracked["penalty"]), "takes pay the vault's debt first, the penalty last"
             elapsed = snap["timestamp"] - lot["started_at"]
             assert lot["price"] == curve_price(kind["curve"], lot["top"], elapsed), "the price is off its curve"
             assert lot["needs_reset"] == curve_needs_reset(kind["curve"], lot["top"], elapsed, lot["price"])

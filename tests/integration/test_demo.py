@@ -6,6 +6,7 @@ is on KEEL_ANVIL_PORT); the scenario is run once for the module.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import urlparse
 
 import pytest
@@ -47,7 +48,7 @@ def test_summary_shows_repaid_and_closed_vaults(result):
     assert open_ids[:2] == [1, 3] and 2 not in open_ids and 4 not in open_ids  # bob's 2, carol's 4 closed
     alice = result.vaults[0]
     assert alice.safe and alice.debt > 0
-    assert "closed vaults: 2, 4" in result.text
+    assert "empty vaults (closed, still their owners'): 2, 4" in result.text
     for header in ("1. Users open vaults", "2. 30 days pass", "3. Oracle circuit breaker", "4. Repayments",
                    "5. Crash and liquidation", "Summary"):
         assert header in result.text
@@ -86,11 +87,37 @@ def test_crash_and_liquidation(result):
     assert all(lq.reward > 0 and lq.target > 0 for lq in keeper.liquidations)
     # every take paid at most 97 % of the oracle price
     assert all(t.price * 100 <= t.oracle_price * 97 for t in keeper.takes)
+    # a lot's debt is the vault's, in WAD; its target adds the 13 % penalty, rounded up
+    assert all(lq.target == -(-lq.debt * 113 // 100) for lq in keeper.liquidations)
     crash = result.text.split("5. Crash and liquidation", 1)[1].split("== Summary", 1)[0]
     assert "liquidate_many(" in crash and "settle_bad_debt()" in crash
     assert crash.count("-> OK") == 2 and "FAIL" not in crash
     # alice and carol topped up and stayed safe
     assert all(v.safe for v in result.vaults)
+    # what a finished lot did not need went back into its vault (not to the owner's
+    # wallet): a vault liquidated whole holds exactly its lots' leftovers
+    vault_of = {lq.auction_id: lq.vault_id for lq in keeper.liquidations}
+    returned: dict[int, int] = {}
+    for take in keeper.takes:
+        if take.finished:
+            returned[vault_of[take.auction_id]] = returned.get(vault_of[take.auction_id], 0) + take.returned
+    assert sum(returned.values()) > 0
+    in_use = {v.vault_id: v for v in result.vaults}
+    emptied = [vault_id for vault_id in returned if in_use[vault_id].normalized_debt == 0]
+    assert emptied, "the demo's vaults are liquidated whole"
+    for vault_id in emptied:
+        assert in_use[vault_id].collateral == returned[vault_id], vault_id
+
+
+def test_surplus_is_explained(result):
+    """The summary splits the surplus into fees + penalties - bad debt settled; what is left
+    is rounding in the system's favour, under a wei per borrow, repay and liquidation."""
+    summary = result.text.split("== Summary", 1)[1]
+    line = next(line for line in summary.splitlines() if line.strip().startswith("surplus ") and "penalties" in line)
+    penalties = Decimal(line.split("penalties ", 1)[1].split(" ", 1)[0].replace(",", ""))
+    rounding = Decimal(line.split(", plus ", 1)[1].split(" wei", 1)[0].replace(",", ""))
+    assert penalties > 0, line
+    assert 0 <= rounding < 100, line
 
 
 def test_shutdown_settles_everything_and_holders_redeem(result):

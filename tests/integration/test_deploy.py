@@ -99,6 +99,9 @@ def test_engine_wiring(client, deployed):
     _, manifest = deployed
     engine, token = client.engine.functions, client.debt_token.functions
     assert engine.debt_token().call() == manifest.contracts["DebtToken"]
+    # the token names the engine (its predicted address) as its role-free minter; the
+    # engine also holds ROLE_MINTER, so it would still mint had the prediction missed
+    assert token.engine().call() == manifest.contracts["VaultEngine"]
     assert token.roles(manifest.contracts["VaultEngine"]).call() & TOKEN_ROLE_MINTER
     assert engine.roles(manifest.deployer).call() == ENGINE_ADMIN_ROLES == 15
     assert token.owner().call() == engine.owner().call() == manifest.deployer
@@ -114,7 +117,6 @@ def test_liquidation_wiring(client, deployed):
     assert a.roles(liquidator).call() == AUCTION_ROLE_KICKER == 1
     assert a.roles(manifest.deployer).call() == AUCTION_ROLE_ADMIN == 2
     assert lq.roles(manifest.deployer).call() == LIQUIDATOR_ROLE_ADMIN == 1
-    assert a.liquidator().call() == liquidator
     assert a.engine().call() == lq.engine().call() == manifest.contracts["VaultEngine"]
     assert lq.auction().call() == auction
     assert a.owner().call() == lq.owner().call() == manifest.deployer
@@ -123,7 +125,12 @@ def test_liquidation_wiring(client, deployed):
     for entry in manifest.collateral:
         assert tuple(a.curves(entry.collateral_type).call()) == curve
         assert a.auction_dust(entry.collateral_type).call() == to_wad(100) * 113 // 100  # dust * penalty
+        # the caps count vault debt in auction; the type's cap lives in the engine
         assert tuple(lq.room(entry.collateral_type).call()) == (to_wad(5_000_000), 0, to_wad(10_000_000), 0)
+        assert engine.auction_limit(entry.collateral_type).call() == to_wad(5_000_000)
+        assert client.collateral_type_info(entry.collateral_type).auction_limit == to_wad(5_000_000)
+        assert engine.type_debt_in_auction(entry.collateral_type).call() == 0
+        assert engine.type_collateral_in_auction(entry.collateral_type).call() == 0
         assert tuple(lq.reward(entry.collateral_type).call()) == (to_wad(10), to_wad("0.001"), to_wad(500))
     assert (a.incentive_flat().call(), a.incentive_percent().call(), a.incentive_cap().call()) == (
         to_wad(5), to_wad("0.0005"), to_wad(100))
@@ -132,9 +139,16 @@ def test_liquidation_wiring(client, deployed):
 
 def test_exponential_curve_config():
     config = AuctionConfig.from_dict({"kind": "exponential"})
-    assert config.curve() == (2, to_wad("1.1"), 3600, 60, 99 * 10**25, 5400, to_wad("0.4"))
+    # the fields an exponential curve does not use (tau) are 0, as the auction requires
+    assert config.curve() == (2, to_wad("1.1"), 0, 60, 99 * 10**25, 5400, to_wad("0.4"))
     with pytest.raises(DeployError, match="cusp"):
         AuctionConfig(cusp=1).validate()
+    # buf and cusp are kept in whole basis points
+    with pytest.raises(DeployError, match="cusp"):
+        AuctionConfig.from_dict({"cusp": "0.40005"}).validate()
+    with pytest.raises(DeployError, match="buf"):
+        AuctionConfig.from_dict({"buf": "1.10001"}).validate()
+    AuctionConfig.from_dict({"buf": "1.1234", "cusp": "0.4321"}).validate()
 
 
 def test_collateral_types(client, deployed):

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ROOT / "contracts"
 MODULES = CONTRACTS / "modules"
 PROJECT_FILES = ("brownie-config.yaml", "brownie_hooks.py")
+EIP170_RUNTIME_LIMIT = 24_576  # bytes of deployed code
+EIP3860_INITCODE_LIMIT = 49_152  # bytes of creation code
 COMPILE_TIMEOUT = 900  # seconds; a cold compile of the whole protocol is far below this
 
 
@@ -179,3 +181,13 @@ def test_compile_all_contracts_from_empty_build(tmp_path):
     assert not (project / "build").exists()
     _compile(project)
     _assert_built(project, names)
+    # Anvil runs with the code-size limit lifted (brownie_hooks.py), so only this catches a
+    # contract that a real chain would refuse: EIP-170 (runtime code) and EIP-3860 (initcode)
+    too_large = {}
+    for name in names:
+        data = json.loads((project / "build" / "contracts" / f"{name}.json").read_text())
+        runtime = len(data["deployedBytecode"].removeprefix("0x")) // 2
+        initcode = len(data["bytecode"].removeprefix("0x")) // 2
+        if runtime > EIP170_RUNTIME_LIMIT or initcode > EIP3860_INITCODE_LIMIT:
+            too_large[name] = (runtime, initcode)
+    assert not too_large, f"over the EIP-170/3860 limits (runtime, initcode bytes): {too_large}"

@@ -34,7 +34,7 @@ def test_deploy__initial_owner__is_owner_with_no_pending_owner_and_logs_transfer
 
 def test_deploy_debt_token__zero_owner__reverts(DebtToken, admin):
     with brownie.reverts("access: zero owner"):
-        DebtToken.deploy("Keel USD", "kUSD", ZERO_ADDRESS, {"from": admin})
+        DebtToken.deploy("Keel USD", "kUSD", ZERO_ADDRESS, ZERO_ADDRESS, {"from": admin})
 
 
 def test_deploy_engine__zero_owner__reverts(VaultEngine, debt_token, admin):

@@ -179,6 +179,33 @@ def test_burn__own_tokens_by_holder_without_role__reverts(debt_token, funded_hol
 
 
 # ------------------------------------------------------------------ transfer
+# ------------------------------------------------------------------ the engine named at deployment
+def test_mint_and_burn__by_the_named_engine_without_a_role__succeed(DebtToken, admin, operator, borrower):
+    """The engine passed to the constructor mints and burns on the immutable's fast path,
+    with no ROLE_MINTER (keel.deploy predicts the engine's address to get it)."""
+    token = DebtToken.deploy("Keel USD", "kUSD", admin, operator, {"from": admin})
+    assert token.engine() == operator
+    assert token.roles(operator) == 0
+    token.mint(borrower, 10 * WAD, {"from": operator})
+    token.burn(borrower, 4 * WAD, {"from": operator})
+    assert (token.balanceOf(borrower), token.totalSupply()) == (6 * WAD, 6 * WAD)
+
+
+def test_mint__named_engine_set__others_still_need_the_role(DebtToken, admin, operator, stranger):
+    token = DebtToken.deploy("Keel USD", "kUSD", admin, operator, {"from": admin})
+    with brownie.reverts("access: missing role"):
+        token.mint(stranger, WAD, {"from": stranger})
+    token.set_roles(stranger, 1, {"from": admin})
+    token.mint(stranger, WAD, {"from": stranger})
+    assert token.balanceOf(stranger) == WAD
+
+
+def test_engine__none_named__is_zero_and_gives_no_fast_path(debt_token, stranger):
+    assert debt_token.engine() == ZERO_ADDRESS
+    with brownie.reverts("access: missing role"):
+        debt_token.mint(stranger, WAD, {"from": stranger})
+
+
 def test_transfer__within_balance__moves_tokens_and_logs(debt_token, funded_holder, stranger):
     tx = debt_token.transfer(stranger, 250 * WAD, {"from": funded_holder})
     assert tx.return_value is True

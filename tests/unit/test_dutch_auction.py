@@ -158,8 +158,9 @@ def test_take__part_of_lot__pays_price_and_keeps_lot_running(lot, keeper):
     assert after["active"]
     assert after["lot"] == status["lot"] - WAD
     assert after["target"] == status["target"] - price
-    assert after["debt"] == status["debt"] - price * RAY
-    assert engine.debt_in_auction() == status["debt"] - price * RAY
+    assert after["debt"] == status["debt"] - price
+    assert engine.debt_in_auction() == (status["debt"] - price) * RAY
+    assert engine.type_debt_in_auction(lot["weth_type"]) == status["debt"] - price
     assert conserved(lot)
 
 
@@ -171,12 +172,14 @@ def test_take__above_max_price__reverts(lot, keeper):
     assert snapshot(lot, keeper) == before
 
 
-def test_take__target_met__returns_leftover_to_owner(lot, keeper, borrower):
+def test_take__target_met__returns_leftover_into_the_vault(lot, keeper, borrower):
     auction, engine, liquidator, weth = lot["auction"], lot["engine"], lot["liquidator"], lot["weth"]
     status = auction.status(lot["auction_id"])
+    assert status["vault_id"] == lot["unsafe"]
     price = linear_price(TOP, 600)
     assert status["lot"] * price // WAD > status["target"]
     surplus, owner_weth = engine.surplus(), weth.balanceOf(borrower)
+    vault_before = engine.vault_position(lot["unsafe"])
     tx = take_at(lot, lot["start"] + 600, keeper, status["lot"], price)
     bought = mul_div(status["target"], WAD, price, True)  # rounds up: never above price per unit
     event = tx.events["Take"]
@@ -186,8 +189,14 @@ def test_take__target_met__returns_leftover_to_owner(lot, keeper, borrower):
     finished = tx.events["AuctionFinished"]
     assert finished["collateral_returned"] == status["lot"] - bought
     assert finished["bad_debt"] == 0
-    assert weth.balanceOf(borrower) == owner_weth + status["lot"] - bought
-    assert engine.surplus() == surplus + status["target"] * RAY - status["debt"]
+    # back into the vault, not the owner's wallet; the vault stays the owner's
+    assert weth.balanceOf(borrower) == owner_weth
+    assert engine.vault_position(lot["unsafe"]) == (borrower, lot["weth_type"], vault_before[2] + status["lot"] - bought, 0)
+    returned = tx.events["AuctionReturned"]
+    assert (returned["vault_id"], returned["amount"], returned["collateral"]) == (
+        lot["unsafe"], status["lot"] - bought, vault_before[2] + status["lot"] - bought,
+    )
+    assert engine.surplus() == surplus + (status["target"] - status["debt"]) * RAY
     assert engine.debt_in_auction() == 0
     assert engine.type_collateral_in_auction(lot["weth_type"]) == 0
     assert liquidator.room(lot["weth_type"])[1] == 0 and liquidator.room(lot["weth_type"])[3] == 0
@@ -243,6 +252,27 @@ def test_take__any_time_amount_and_max_price__never_pays_above_max_price(
     assert conserved(lot)
 
 
+def test_take__target_met_but_vault_refilled_to_the_bound__leftover_paid_to_owner(lot, keeper, borrower):
+    """The vault's collateral is bounded (2**112 - 1 WAD). Should its owner have refilled it
+    to the bound while the lot ran, the leftover cannot go back in: it is paid to the owner."""
+    auction, engine, weth = lot["auction"], lot["engine"], lot["weth"]
+    full = 2**112 - 1
+    weth.mint(borrower, full, {"from": borrower})
+    engine.deposit(lot["unsafe"], full, {"from": borrower})
+    status = auction.status(lot["auction_id"])
+    price = linear_price(TOP, 600)
+    owner_weth = weth.balanceOf(borrower)
+    tx = take_at(lot, lot["start"] + 600, keeper, status["lot"], price)
+    returned = tx.events["AuctionFinished"]["collateral_returned"]
+    assert returned > 0
+    assert weth.balanceOf(borrower) == owner_weth + returned
+    assert engine.vault_position(lot["unsafe"])[2] == full
+    paid = tx.events["AuctionReturnedToOwner"]
+    assert (paid["vault_id"], paid["owner"], paid["amount"]) == (lot["unsafe"], borrower, returned)
+    assert "AuctionReturned" not in tx.events
+    assert conserved(lot)
+
+
 def test_take__lot_exhausted_before_target__records_bad_debt(lot, keeper):
     auction, engine, liquidator = lot["auction"], lot["engine"], lot["liquidator"]
     status = auction.status(lot["auction_id"])
@@ -253,10 +283,11 @@ def test_take__lot_exhausted_before_target__records_bad_debt(lot, keeper):
     owe = status["lot"] * price // WAD
     assert owe < status["target"]
     assert tx.events["Take"]["owe"] == owe and tx.events["Take"]["lot"] == 0
-    left = status["debt"] - owe * RAY
+    left = status["debt"] - owe
     assert tx.events["AuctionFinished"]["bad_debt"] == left
     assert tx.events["AuctionFinished"]["collateral_returned"] == 0
-    assert engine.bad_debt() == bad_before + left
+    assert engine.bad_debt() == bad_before + left * RAY
+    assert tx.events["BadDebtRecorded"]["debt"] == left * RAY
     assert engine.debt_in_auction() == 0
     assert liquidator.room(lot["weth_type"])[1] == 0
     assert conserved(lot)
@@ -413,16 +444,156 @@ def test_flash_take__without_debt_tokens__reverts_and_changes_nothing(lot, keepe
     assert conserved(lot)
 
 
-def test_set_liquidator__by_admin__sets_and_emits(liquidation_system, admin, stranger):
+@pytest.fixture
+def kicker(liquidation_system, admin):
+    """The admin also holds ROLE_KICKER, to call kick directly."""
     auction = liquidation_system["auction"]
-    tx = auction.set_liquidator(stranger, {"from": admin})
-    assert auction.liquidator() == stranger
-    assert tx.events["LiquidatorSet"]["liquidator"] == stranger
+    auction.set_roles(admin, auction.roles(admin) | 1, {"from": admin})
+    return admin
 
 
-def test_set_liquidator__zero_address__reverts(liquidation_system, admin):
+# ------------------------------------------------------------------ set_curve and the packed type slot
+def test_set_curve__round_trip__curves_view_returns_what_was_set(liquidation_system, admin):
     auction = liquidation_system["auction"]
-    before = auction.liquidator()
-    with brownie.reverts("auction: zero liquidator"):
-        auction.set_liquidator("0x0000000000000000000000000000000000000000", {"from": admin})
-    assert auction.liquidator() == before
+    for type_id, curve in ((20, LINEAR_CURVE), (21, EXPONENTIAL_CURVE)):
+        tx = auction.set_curve(type_id, curve, {"from": admin})
+        assert tuple(auction.curves(type_id)) == curve
+        event = tx.events["CurveSet"]
+        assert (event["collateral_type"], event["kind"], event["buf"], event["cusp"]) == (type_id, curve[0], curve[1], curve[6])
+
+
+def test_set_curve__replacing_a_curve__keeps_dust_and_stop_level(liquidation_system, admin):
+    auction, weth_type = liquidation_system["auction"], liquidation_system["weth_type"]
+    dust = auction.auction_dust(weth_type)
+    assert dust != 0
+    auction.set_stop_level(1, {"from": admin})
+    auction.set_curve(weth_type, EXPONENTIAL_CURVE, {"from": admin})
+    assert auction.auction_dust(weth_type) == dust
+    assert auction.stop_level() == 1
+    assert tuple(auction.curves(weth_type)) == EXPONENTIAL_CURVE
+
+
+BAD_CURVES = [
+    # (what is wrong, curve (kind, buf, tau, step, cut, tail, cusp), revert)
+    ("kind 0", (0, WAD, 0, 60, RAY // 2, 3600, WAD // 2), "auction: unknown curve"),
+    ("kind 3", (3, WAD, 0, 60, RAY // 2, 3600, WAD // 2), "auction: unknown curve"),
+    ("buf below 1", (1, WAD - 10**14, 3600, 0, 0, 3600, WAD // 2), "auction: buf out of bounds"),
+    ("buf above 2", (1, 2 * WAD + 10**14, 3600, 0, 0, 3600, WAD // 2), "auction: buf out of bounds"),
+    ("buf not whole bps", (1, WAD + 1, 3600, 0, 0, 3600, WAD // 2), "auction: buf out of bounds"),
+    ("tau below 60", (1, WAD, 59, 0, 0, 3600, WAD // 2), "auction: tau out of bounds"),
+    ("tau above 7 days", (1, WAD, 7 * 86_400 + 1, 0, 0, 3600, WAD // 2), "auction: tau out of bounds"),
+    ("linear with a step", (1, WAD, 3600, 60, 0, 3600, WAD // 2), "auction: unused curve field"),
+    ("linear with a cut", (1, WAD, 3600, 0, RAY // 2, 3600, WAD // 2), "auction: unused curve field"),
+    ("step 0", (2, WAD, 0, 0, RAY // 2, 3600, WAD // 2), "auction: step out of bounds"),
+    ("step above a day", (2, WAD, 0, 86_401, RAY // 2, 3600, WAD // 2), "auction: step out of bounds"),
+    ("cut below 0.5", (2, WAD, 0, 60, RAY // 2 - 1, 3600, WAD // 2), "auction: cut out of bounds"),
+    ("cut 1", (2, WAD, 0, 60, RAY, 3600, WAD // 2), "auction: cut out of bounds"),
+    ("exponential with a tau", (2, WAD, 3600, 60, RAY // 2, 3600, WAD // 2), "auction: unused curve field"),
+    ("tail below 60", (1, WAD, 3600, 0, 0, 59, WAD // 2), "auction: tail out of bounds"),
+    ("tail above 7 days", (1, WAD, 3600, 0, 0, 7 * 86_400 + 1, WAD // 2), "auction: tail out of bounds"),
+    ("cusp 0", (1, WAD, 3600, 0, 0, 3600, 0), "auction: cusp out of bounds"),
+    ("cusp 1", (1, WAD, 3600, 0, 0, 3600, WAD), "auction: cusp out of bounds"),
+    ("cusp not whole bps", (1, WAD, 3600, 0, 0, 3600, WAD // 2 + 1), "auction: cusp out of bounds"),
+]
+
+
+@pytest.mark.parametrize("what,curve,message", BAD_CURVES, ids=[b[0] for b in BAD_CURVES])
+def test_set_curve__out_of_bounds__reverts_and_keeps_the_old_curve(liquidation_system, admin, what, curve, message):
+    auction, weth_type = liquidation_system["auction"], liquidation_system["weth_type"]
+    before = tuple(auction.curves(weth_type))
+    with brownie.reverts(message):
+        auction.set_curve(weth_type, curve, {"from": admin})
+    assert tuple(auction.curves(weth_type)) == before
+
+
+@pytest.mark.parametrize("type_id", [0, 256])
+def test_set_curve__type_outside_one_byte__reverts(liquidation_system, admin, type_id):
+    with brownie.reverts("auction: bad collateral type"):
+        liquidation_system["auction"].set_curve(type_id, LINEAR_CURVE, {"from": admin})
+
+
+def test_set_incentives__out_of_bounds__reverts(liquidation_system, admin):
+    auction = liquidation_system["auction"]
+    for flat, percent, cap in ((1_000 * WAD + 1, 0, 0), (0, WAD // 100 + 1, 0), (0, 0, 10_000 * WAD + 1)):
+        with brownie.reverts("auction: incentive out of bounds"):
+            auction.set_incentives(flat, percent, cap, {"from": admin})
+    assert (auction.incentive_flat(), auction.incentive_percent(), auction.incentive_cap()) == RESET_INCENTIVE
+
+
+def test_set_stop_level__above_takes__reverts(liquidation_system, admin):
+    with brownie.reverts("auction: stop level out of bounds"):
+        liquidation_system["auction"].set_stop_level(4, {"from": admin})
+
+
+def test_set_stop_level__set_then_cleared__every_curve_follows(liquidation_system, admin, exp_curve, kicker):
+    """The level is copied into each type's packed slot (takes read only that): a type whose
+    curve is set after the level inherits it; clearing reaches every type."""
+    auction = liquidation_system["auction"]
+    tx = auction.set_stop_level(3, {"from": admin})
+    assert tx.events["StopLevelSet"]["level"] == 3
+    auction.set_curve(30, LINEAR_CURVE, {"from": admin})
+    for type_id in (1, exp_curve, 30):
+        with brownie.reverts("auction: stopped"):
+            auction.kick(type_id, 1, WAD, WAD, WAD, WAD, {"from": kicker})
+    auction.set_stop_level(0, {"from": admin})
+    assert auction.stop_level() == 0
+
+
+# ------------------------------------------------------------------ kick (called directly by a kicker)
+KICK_REVERTS = [
+    # (what, (type, vault, lot, debt, target, price), revert)
+    ("type without a curve", (7, 1, WAD, WAD, WAD, WAD), "auction: no curve for type"),
+    ("no collateral", (1, 1, 0, WAD, WAD, WAD), "auction: empty lot"),
+    ("no target", (1, 1, WAD, 0, 0, WAD), "auction: empty lot"),
+    ("collateral above 112 bits", (1, 1, 2**112, WAD, WAD, WAD), "auction: lot too large"),
+    ("target above 96 bits", (1, 1, WAD, WAD, 2**96, WAD), "auction: lot too large"),
+    ("debt above target", (1, 1, WAD, 2 * WAD, WAD, WAD), "auction: debt above target"),
+    ("vault 0", (1, 0, WAD, WAD, WAD, WAD), "auction: bad vault id"),
+    ("vault above 40 bits", (1, 2**40, WAD, WAD, WAD, WAD), "auction: bad vault id"),
+    ("price 0", (1, 1, WAD, WAD, WAD, 0), "auction: zero start price"),
+    ("start price above 96 bits", (1, 1, WAD, WAD, WAD, 2**96), "auction: start price too large"),
+]
+
+
+@pytest.mark.parametrize("what,args,message", KICK_REVERTS, ids=[k[0] for k in KICK_REVERTS])
+def test_kick__bad_lot__reverts_and_starts_nothing(liquidation_system, kicker, what, args, message):
+    auction = liquidation_system["auction"]
+    count = auction.auction_count()
+    with brownie.reverts(message):
+        auction.kick(*args, {"from": kicker})
+    assert auction.auction_count() == count
+
+
+def test_kick__by_kicker__books_lot_with_penalty_part_and_vault(liquidation_system, kicker):
+    auction = liquidation_system["auction"]
+    tx = auction.kick(1, 5, 3 * WAD, 1_000 * WAD, 1_130 * WAD, 2_000 * WAD, {"from": kicker})
+    status = auction.status(tx.return_value)
+    top = mul_div(2_000 * WAD, LINEAR_CURVE[1], WAD, False)
+    assert (status["vault_id"], status["lot"], status["target"], status["debt"], status["top"]) == (
+        5, 3 * WAD, 1_130 * WAD, 1_000 * WAD, top,
+    )
+    started = tx.events["AuctionStarted"]
+    assert (started["vault_id"], started["debt"], started["top"]) == (5, 1_000 * WAD, top)
+
+
+def test_take__zero_amount_or_receiver__reverts(lot, keeper):
+    set_next_timestamp(lot["start"] + 600)
+    with brownie.reverts("auction: zero amount"):
+        lot["auction"].take(lot["auction_id"], 0, MAX_UINT256, keeper, b"", {"from": keeper})
+    with brownie.reverts("auction: zero receiver"):
+        lot["auction"].take(lot["auction_id"], WAD, MAX_UINT256, "0x0000000000000000000000000000000000000000", b"",
+                            {"from": keeper})
+    assert lot["auction"].status(lot["auction_id"])["active"]
+
+
+def test_cancel__while_live__reverts(lot, admin):
+    auction = lot["auction"]
+    auction.set_roles(admin, auction.roles(admin) | 4, {"from": admin})  # ROLE_SETTLEMENT
+    with brownie.reverts("auction: not shut down"):
+        auction.cancel(lot["auction_id"], {"from": admin})
+    assert auction.status(lot["auction_id"])["active"]
+
+
+def test_deploy__zero_engine__reverts(DutchAuction, admin):
+    with brownie.reverts("auction: zero engine"):
+        DutchAuction.deploy("0x0000000000000000000000000000000000000000", admin, {"from": admin})

@@ -11,6 +11,7 @@ from brownie import compile_source
 from brownie.test import given, strategy
 
 from tests.unit.conftest import (
+    type_info,
     COLLATERALS,
     CRASH_PRICE,
     DEBT_CEILING,
@@ -148,7 +149,7 @@ def ledger(s, *people):
         except brownie.exceptions.VirtualMachineError:
             positions.append(None)
     return (
-        tuple(positions), tuple(engine.collateral_type_info(t)), engine.collateral_type_count(),
+        tuple(positions), tuple(type_info(engine, t)), engine.collateral_type_count(),
         engine.surplus(), engine.debt_in_auction(), engine.bad_debt(), engine.settled_debt(),
         engine.type_collateral_in_auction(t), engine.type_collateral_settled(t), engine.type_collateral_dust(t),
         s["debt_token"].totalSupply(), s["auction"].auction_count(),
@@ -191,7 +192,7 @@ def test_shutdown__by_admin__freezes_prices_records_supply_and_stops_auctions(sy
     assert tx.events["StopLevelSet"]["level"] == STOP_SHUTDOWN
     # every type's fee is charged to the shutdown time, then the rate stops
     for t, rate in rates.items():
-        info = engine.collateral_type_info(t)
+        info = type_info(engine, t)
         assert (info["rate"], info["last_accrual"]) == (rate, FROZEN)
     assert conserved(system)
 
@@ -290,8 +291,7 @@ def test_collateral_moves__after_shutdown__deposit_withdraw_and_close_without_de
     tx = engine.close(free, stranger, {"from": stranger})
     assert tx.events["VaultClosed"]["collateral_returned"] == 4 * WAD
     assert weth.balanceOf(stranger) == balance + 4 * WAD
-    with brownie.reverts("engine: unknown vault"):
-        engine.vault_position(free)
+    assert engine.vault_position(free)[2:] == (0, 0)
     assert engine.vault_position(other)[2:] == (WAD, 0)
     assert conserved(system)
 
@@ -299,10 +299,10 @@ def test_collateral_moves__after_shutdown__deposit_withdraw_and_close_without_de
 def test_rates__time_passes_after_shutdown__stay_frozen(system, admin):
     engine, t = system["engine"], system["weth_type"]
     tx = shut_down(system, admin)
-    info = engine.collateral_type_info(t)
+    info = type_info(engine, t)
     surplus = engine.surplus()
     mine_at(tx.timestamp + 365 * 86_400)
-    later = engine.collateral_type_info(t)
+    later = type_info(engine, t)
     assert later["rate"] == info["rate"] and later["debt"] == info["debt"]
     assert later["last_accrual"] == FROZEN
     assert engine.current_rate(t) == info["rate"]
@@ -324,7 +324,7 @@ def test_settle_vault__covered_vault__pool_gains_debt_worth_and_owner_withdraws_
     engine, settlement, weth = system["engine"], system["settlement"], system["weth"]
     vault_id, t = system["keeper"], system["weth_type"]
     shut_down(system, admin)
-    rate = engine.collateral_type_info(t)["rate"]
+    rate = type_info(engine, t)["rate"]
     _, _, collateral, normalized_debt = engine.vault_position(vault_id)
     debt = normalized_debt * rate
     owed = collateral_for(debt, CRASH_PRICE)
@@ -364,7 +364,7 @@ def test_settle_vault__underwater_vault__takes_all_collateral_and_records_shortf
     system["feed"].set_price(price, {"from": reporter})
     shut_down(system, admin)
     assert settlement.frozen_price(t) == price
-    rate = engine.collateral_type_info(t)["rate"]
+    rate = type_info(engine, t)["rate"]
     shortfall = 0
     settled = 0
     for vault_id in (system["unsafe"], system["unsafe2"]):
@@ -489,7 +489,7 @@ def test_freeze_price__misuse__reverts(system, admin, stranger):
 
 
 # ------------------------------------------------------------------ cancel_auction
-def test_cancel_auction__partly_taken_lot__pool_gets_debt_worth_and_owner_the_rest(
+def test_cancel_auction__partly_taken_lot__pool_gets_debt_worth_and_the_vault_the_rest(
     system, admin, keeper, borrower, stranger,
 ):
     engine, settlement, auction, liquidator, weth = (
@@ -501,10 +501,11 @@ def test_cancel_auction__partly_taken_lot__pool_gets_debt_worth_and_owner_the_re
     shut_down(system, admin)
     status = auction.status(auction_id)
     lot, debt = status["lot"], status["debt"]
-    owed = collateral_for(debt, CRASH_PRICE)  # the vault's debt only: the penalty is dropped
+    owed = collateral_for(debt * RAY, CRASH_PRICE)  # the vault's debt only: the penalty is dropped
     assert owed < lot
     assert owed < collateral_for(status["target"] * RAY, CRASH_PRICE)
     owner_weth, settled, pool = weth.balanceOf(borrower), engine.settled_debt(), engine.type_collateral_settled(t)
+    vault_collateral = engine.vault_position(system["unsafe"])[2]
 
     tx = settlement.cancel_auction(auction_id, {"from": stranger})
 
@@ -513,13 +514,15 @@ def test_cancel_auction__partly_taken_lot__pool_gets_debt_worth_and_owner_the_re
     assert (cancelled["auction_id"], cancelled["collateral_type"], cancelled["lot"], cancelled["debt"]) == (
         auction_id, t, lot, debt)
     lot_settled = tx.events["LotSettled"]
-    assert (lot_settled["owner"], lot_settled["collateral"], lot_settled["returned"], lot_settled["debt"],
-            lot_settled["shortfall"]) == (borrower, owed, lot - owed, debt, 0)
+    assert (lot_settled["vault_id"], lot_settled["collateral"], lot_settled["returned"], lot_settled["debt"],
+            lot_settled["shortfall"]) == (system["unsafe"], owed, lot - owed, debt, 0)
     ours = tx.events["AuctionSettled"]
     assert (ours["auction_id"], ours["collateral"], ours["shortfall"]) == (auction_id, owed, 0)
-    assert weth.balanceOf(borrower) == owner_weth + lot - owed
+    # the rest goes back into the vault, where its owner may withdraw it
+    assert weth.balanceOf(borrower) == owner_weth
+    assert engine.vault_position(system["unsafe"])[2] == vault_collateral + lot - owed
     assert engine.type_collateral_settled(t) == pool + owed
-    assert engine.settled_debt() == settled + debt
+    assert engine.settled_debt() == settled + debt * RAY
     assert engine.debt_in_auction() == 0
     assert engine.type_collateral_in_auction(t) == 0
     assert liquidator.room(t)[1] == 0 and liquidator.room(t)[3] == 0
@@ -538,7 +541,7 @@ def test_cancel_auction__lot_worth_less_than_its_debt__pool_takes_all_and_record
     system["feed"].set_price(price, {"from": reporter})
     shut_down(system, admin)
     status = auction.status(auction_id)
-    owed = collateral_for(status["debt"], price)
+    owed = collateral_for(status["debt"] * RAY, price)
     assert owed > status["lot"]
     owner_weth = weth.balanceOf(borrower)
     tx = settlement.cancel_auction(auction_id, {"from": stranger})
@@ -551,7 +554,7 @@ def test_cancel_auction__lot_worth_less_than_its_debt__pool_takes_all_and_record
     assert conserved(system)
 
 
-def test_cancel_auction__lot_debt_already_covered__owner_gets_whole_lot_and_penalty_is_dropped(
+def test_cancel_auction__lot_debt_already_covered__vault_gets_whole_lot_and_penalty_is_dropped(
     system, admin, keeper, borrower, stranger,
 ):
     engine, settlement, auction, weth = system["engine"], system["settlement"], system["auction"], system["weth"]
@@ -559,16 +562,18 @@ def test_cancel_auction__lot_debt_already_covered__owner_gets_whole_lot_and_pena
     price = linear_price(TOP, 600)
     debt = auction.status(auction_id)["debt"]
     # buy enough to cover the vault's debt but not the penalty
-    amount = mul_div(mul_div(debt, 1, RAY, True) + WAD, WAD, price, True)
+    amount = mul_div(debt + WAD, WAD, price, True)
     take_at(system, auction_id, start + 600, keeper, amount)
     status = auction.status(auction_id)
     assert status["active"] and status["debt"] == 0 and status["target"] > 0
     shut_down(system, admin)
     owner_weth, surplus = weth.balanceOf(borrower), engine.surplus()
+    vault_collateral = engine.vault_position(system["unsafe"])[2]
     tx = settlement.cancel_auction(auction_id, {"from": stranger})
     assert tx.return_value == 0
     assert tx.events["LotSettled"]["returned"] == status["lot"]
-    assert weth.balanceOf(borrower) == owner_weth + status["lot"]
+    assert weth.balanceOf(borrower) == owner_weth
+    assert engine.vault_position(system["unsafe"])[2] == vault_collateral + status["lot"]
     assert engine.surplus() == surplus
     assert engine.type_collateral_in_auction(system["weth_type"]) == 0
     assert conserved(system)
@@ -820,7 +825,7 @@ WBTC_PRICE = COLLATERALS["WBTC"][1]
 def conserved_every_type(engine, debt_token, tokens):
     """Invariants 1 and 2 with several collateral types (`tokens`: type -> token; every type
     with vaults must be in it): the debt side over every vault, the collateral side per type."""
-    info = {t: engine.collateral_type_info(t) for t in tokens}
+    info = {t: type_info(engine, t) for t in tokens}
     vault_debt = 0
     vault_collateral = {t: 0 for t in tokens}
     for vault_id in vault_ids(engine):
@@ -885,7 +890,7 @@ def test_settle__random_prices_and_debts__exact_pro_rata_and_conserved(
     at = schedule(1)
     rate = rate_at(engine, t, at)
     settlement.shutdown({"from": admin})
-    assert engine.collateral_type_info(t)["rate"] == rate
+    assert type_info(engine, t)["rate"] == rate
     assert settlement.frozen_price(t) == frozen_price
 
     pool = shortfall = 0

@@ -6,6 +6,8 @@ import pytest
 from brownie import chain
 
 from tests.unit.conftest import (
+    PARAM_NAMES,
+    type_info,
     DEBT_CEILING,
     DUST,
     LIQUIDATION_PENALTY,
@@ -61,12 +63,12 @@ def listing(**overrides):
 
 
 def info_params(engine, collateral_type):
-    info = engine.collateral_type_info(collateral_type)
+    info = type_info(engine, collateral_type)
     return {name: info[name] for name in ["oracle", *PARAMS]}
 
 
 def param_events(tx):
-    return [(e["collateral_type"], e["parameter"], e["value"]) for e in tx.events["CollateralParameterSet"]]
+    return [(e["collateral_type"], PARAM_NAMES[e["parameter"]], e["value"]) for e in tx.events["CollateralParameterSet"]]
 
 
 # ------------------------------------------------------------------ deploy
@@ -93,7 +95,7 @@ def test_add_collateral_type__by_collateral_admin__lists_token_and_logs_every_pa
     assert collateral_type == count + 1
     assert engine.collateral_type_count() == collateral_type
     assert engine.collateral_type_of_token(spare_token) == collateral_type
-    info = engine.collateral_type_info(collateral_type)
+    info = type_info(engine, collateral_type)
     assert info["token"] == spare_token
     assert info["oracle"] == weth_feed
     assert info["token_scale"] == 1
@@ -125,7 +127,7 @@ def test_add_collateral_type__by_collateral_admin__lists_token_and_logs_every_pa
 @pytest.mark.parametrize("symbol,scale", [("WETH", 1), ("WBTC", 10**10), ("USDC", 10**12)])
 def test_add_collateral_type__token_decimals__set_wad_scale(listed, engine, symbol, scale):
     collateral_type, token, feed = listed[symbol]
-    info = engine.collateral_type_info(collateral_type)
+    info = type_info(engine, collateral_type)
     assert info["token_scale"] == scale
     assert info["token"] == token
     assert info["oracle"] == feed
@@ -134,7 +136,7 @@ def test_add_collateral_type__token_decimals__set_wad_scale(listed, engine, symb
 
 def test_add_collateral_type__zero_decimal_token__scale_is_one_wad(engine, whole_token, weth_feed, admin):
     tx = engine.add_collateral_type(whole_token, weth_feed, *listing(), {"from": admin})
-    assert engine.collateral_type_info(tx.return_value)["token_scale"] == WAD
+    assert type_info(engine, tx.return_value)["token_scale"] == WAD
     assert tx.events["CollateralTypeAdded"]["token_decimals"] == 0
 
 
@@ -223,7 +225,7 @@ def test_add_collateral_type__oracle_without_peek__reverts(engine, spare_token, 
 def test_add_collateral_type__never_reported_oracle__is_accepted(engine, spare_token, fresh_feed, admin):
     # a stale (never set) answer is fine at listing; borrowing checks freshness
     tx = engine.add_collateral_type(spare_token, fresh_feed, *listing(), {"from": admin})
-    assert engine.collateral_type_info(tx.return_value)["oracle"] == fresh_feed
+    assert type_info(engine, tx.return_value)["oracle"] == fresh_feed
 
 
 # ------------------------------------------------------------------ unknown types
@@ -247,7 +249,7 @@ def test_set_debt_limits__unknown_collateral_type__reverts(listed, engine, admin
         engine.set_debt_limits(bad_type, DEBT_CEILING, DUST, {"from": admin})
 
 
-@pytest.mark.parametrize("view", ["collateral_type_info", "current_rate", "accrue"])
+@pytest.mark.parametrize("view", ["collateral_type_words", "current_rate", "accrue"])
 def test_type_views__unknown_collateral_type__revert(listed, engine, admin, view):
     with brownie.reverts("engine: unknown collateral type"):
         if view == "accrue":
@@ -268,19 +270,19 @@ def test_set_oracle__by_collateral_admin__switches_oracle_and_logs(listed, engin
 def test_set_oracle__by_stranger__reverts_and_changes_nothing(listed, engine, weth_type, weth_feed, wbtc_feed, stranger):
     with brownie.reverts("access: missing role"):
         engine.set_oracle(weth_type, wbtc_feed, {"from": stranger})
-    assert engine.collateral_type_info(weth_type)["oracle"] == weth_feed
+    assert type_info(engine, weth_type)["oracle"] == weth_feed
 
 
 def test_set_oracle__zero_address__reverts_and_changes_nothing(listed, engine, weth_type, weth_feed, admin):
     with brownie.reverts("engine: zero oracle"):
         engine.set_oracle(weth_type, ZERO_ADDRESS, {"from": admin})
-    assert engine.collateral_type_info(weth_type)["oracle"] == weth_feed
+    assert type_info(engine, weth_type)["oracle"] == weth_feed
 
 
 def test_set_oracle__contract_without_peek__reverts_and_changes_nothing(listed, engine, weth_type, weth, weth_feed, admin):
     with brownie.reverts():
         engine.set_oracle(weth_type, weth, {"from": admin})
-    assert engine.collateral_type_info(weth_type)["oracle"] == weth_feed
+    assert type_info(engine, weth_type)["oracle"] == weth_feed
 
 
 # ------------------------------------------------------------------ set_liquidation_ratio
@@ -304,7 +306,7 @@ def test_set_liquidation_ratio__out_of_bounds__reverts_and_changes_nothing(liste
 def test_set_liquidation_ratio__by_stranger__reverts(listed, engine, weth_type, stranger):
     with brownie.reverts("access: missing role"):
         engine.set_liquidation_ratio(weth_type, 2 * WAD, {"from": stranger})
-    assert engine.collateral_type_info(weth_type)["liquidation_ratio"] == LIQUIDATION_RATIO
+    assert type_info(engine, weth_type)["liquidation_ratio"] == LIQUIDATION_RATIO
 
 
 # ------------------------------------------------------------------ set_debt_limits
@@ -334,14 +336,14 @@ def test_set_debt_limits__one_past_bound__reverts_and_changes_nothing(listed, en
 def test_set_debt_limits__by_stranger__reverts(listed, engine, weth_type, stranger):
     with brownie.reverts("access: missing role"):
         engine.set_debt_limits(weth_type, 1, 1, {"from": stranger})
-    assert engine.collateral_type_info(weth_type)["debt_ceiling"] == DEBT_CEILING
+    assert type_info(engine, weth_type)["debt_ceiling"] == DEBT_CEILING
 
 
 # ------------------------------------------------------------------ set_liquidation_penalty
 @pytest.mark.parametrize("penalty", [WAD, MAX_LIQUIDATION_PENALTY])
 def test_set_liquidation_penalty__at_bound__stores_and_logs(listed, engine, weth_type, admin, penalty):
     tx = engine.set_liquidation_penalty(weth_type, penalty, {"from": admin})
-    assert engine.collateral_type_info(weth_type)["liquidation_penalty"] == penalty
+    assert type_info(engine, weth_type)["liquidation_penalty"] == penalty
     assert param_events(tx) == [(weth_type, "liquidation_penalty", penalty)]
 
 
@@ -349,13 +351,13 @@ def test_set_liquidation_penalty__at_bound__stores_and_logs(listed, engine, weth
 def test_set_liquidation_penalty__one_past_bound__reverts_and_changes_nothing(listed, engine, weth_type, admin, penalty):
     with brownie.reverts("engine: liquidation penalty out of bounds"):
         engine.set_liquidation_penalty(weth_type, penalty, {"from": admin})
-    assert engine.collateral_type_info(weth_type)["liquidation_penalty"] == LIQUIDATION_PENALTY
+    assert type_info(engine, weth_type)["liquidation_penalty"] == LIQUIDATION_PENALTY
 
 
 def test_set_liquidation_penalty__by_stranger__reverts(listed, engine, weth_type, stranger):
     with brownie.reverts("access: missing role"):
         engine.set_liquidation_penalty(weth_type, WAD, {"from": stranger})
-    assert engine.collateral_type_info(weth_type)["liquidation_penalty"] == LIQUIDATION_PENALTY
+    assert type_info(engine, weth_type)["liquidation_penalty"] == LIQUIDATION_PENALTY
 
 
 # ------------------------------------------------------------------ set_stability_fee
@@ -382,7 +384,7 @@ def test_set_stability_fee__by_risk_admin_only__reverts(listed, engine, weth_typ
     engine.set_roles(stranger, ROLE_RISK_ADMIN, {"from": admin})
     with brownie.reverts("access: missing role"):
         engine.set_stability_fee(weth_type, RAY, {"from": stranger})
-    assert engine.collateral_type_info(weth_type)["stability_fee"] == STABILITY_FEE
+    assert type_info(engine, weth_type)["stability_fee"] == STABILITY_FEE
 
 
 # ------------------------------------------------------------------ role separation

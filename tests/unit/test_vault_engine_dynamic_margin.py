@@ -11,6 +11,8 @@ from brownie.test import given, strategy
 from hypothesis import strategies as st
 
 from tests.unit.conftest import (
+    PARAM_NAMES,
+    type_info,
     DEBT_CEILING,
     DUST,
     LIQUIDATION_PENALTY,
@@ -58,7 +60,7 @@ def volatile_type(engine, weth, margin_feed, feed_reporters, admin, borrower):
 
 
 def _margin(engine, collateral_type):
-    info = engine.collateral_type_info(collateral_type)
+    info = type_info(engine, collateral_type)
     return info["liquidation_ratio"], info["volatility_k_bps"], info["volatility_cap_bps"], info["oracle"]
 
 
@@ -85,7 +87,7 @@ SWINGS = [2_300 * WAD, P, 1_740 * WAD, P]
 def test_set_volatility_margin__by_risk_admin__stores_k_and_cap_and_logs(engine, volatile_type, admin):
     tx = engine.set_volatility_margin(volatile_type, 12_345, 4_321, {"from": admin})
     assert _margin(engine, volatile_type)[:3] == (LIQUIDATION_RATIO, 12_345, 4_321)
-    logged = [(e["collateral_type"], e["parameter"], e["value"]) for e in tx.events["CollateralParameterSet"]]
+    logged = [(e["collateral_type"], PARAM_NAMES[e["parameter"]], e["value"]) for e in tx.events["CollateralParameterSet"]]
     assert logged == [(volatile_type, "volatility_k_bps", 12_345), (volatile_type, "volatility_cap_bps", 4_321)]
 
 

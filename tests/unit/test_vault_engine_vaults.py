@@ -10,6 +10,7 @@ import pytest
 from brownie import chain
 
 from tests.unit.conftest import (
+    type_info,
     COLLATERALS,
     DUST,
     LIQUIDATION_RATIO,
@@ -181,15 +182,17 @@ def test_deposit__more_than_balance__reverts_and_changes_nothing(engine, weth, v
     assert position(engine, vault)[2] == 10 * WAD
 
 
-def test_deposit__up_to_128_bit_collateral__passes(engine, weth, vault, borrower):
-    room = 2**128 - 1 - 10 * WAD
+def test_deposit__up_to_112_bit_collateral__passes(engine, weth, vault, borrower):
+    """A vault holds at most 2**112 - 1 WAD (5.2e15 whole units), so that any lot cut from
+    it fits the auction's packed slot."""
+    room = 2**112 - 1 - 10 * WAD
     weth.mint(borrower, room, {"from": borrower})
     engine.deposit(vault, room, {"from": borrower})
-    assert position(engine, vault)[2] == 2**128 - 1
+    assert position(engine, vault)[2] == 2**112 - 1
 
 
-def test_deposit__beyond_128_bit_collateral__reverts_and_changes_nothing(engine, weth, vault, borrower):
-    too_much = 2**128 - 10 * WAD
+def test_deposit__beyond_112_bit_collateral__reverts_and_changes_nothing(engine, weth, vault, borrower):
+    too_much = 2**112 - 10 * WAD
     weth.mint(borrower, too_much, {"from": borrower})
     balance = weth.balanceOf(borrower)
     with brownie.reverts("engine: collateral overflow"):
@@ -382,7 +385,7 @@ def test_borrow__safe_amount__mints_records_normalized_debt_and_logs(engine, deb
     assert position(engine, vault) == (borrower, weth_type, 10 * WAD, normalized)
     assert engine.type_normalized_debt(weth_type) == normalized
     assert debt_token.balanceOf(borrower) == 5_000 * WAD
-    assert engine.collateral_type_info(weth_type)["rate"] == rate
+    assert type_info(engine, weth_type)["rate"] == rate
     # the rounding-up of normalised debt is the system's gain
     assert engine.surplus() == surplus + normalized * rate - 5_000 * WAD * RAY
     event = tx.events["Borrow"]
@@ -406,7 +409,7 @@ def test_borrow__to_other_receiver__mints_to_receiver(engine, debt_token, vault,
 def test_borrow__second_time__accrues_fees_on_existing_debt(engine, debt_token, weth_type, vault_with_debt, borrower):
     vault = vault_with_debt
     normalized = position(engine, vault)[3]
-    old_rate = engine.collateral_type_info(weth_type)["rate"]
+    old_rate = type_info(engine, weth_type)["rate"]
     surplus = engine.surplus()
     timestamp = schedule(1_800)  # well inside the price's max age
     rate = rate_at(engine, weth_type, timestamp)
@@ -584,7 +587,7 @@ def test_borrow__after_fresh_report__works_again(engine, debt_token, weth_feed, 
 def test_repay__partial__burns_amount_reduces_debt_rounded_down_and_logs(engine, debt_token, weth_type, vault_with_debt, borrower):
     vault = vault_with_debt
     normalized = position(engine, vault)[3]
-    surplus, old_rate = engine.surplus(), engine.collateral_type_info(weth_type)["rate"]
+    surplus, old_rate = engine.surplus(), type_info(engine, weth_type)["rate"]
     timestamp = schedule(3_600)
     rate = rate_at(engine, weth_type, timestamp)
     tx = engine.repay(vault, 1_000 * WAD, {"from": borrower})
@@ -757,8 +760,8 @@ def test_close__with_debt__burns_exact_debt_returns_collateral_and_deletes_vault
     assert debt_token.totalSupply() == supply - owed
     assert weth_balances(weth, engine, stranger) == (before[0] - 10 * WAD, before[1] + 10 * WAD)
     assert engine.type_normalized_debt(weth_type) == type_debt - normalized
-    with brownie.reverts("engine: unknown vault"):
-        engine.vault_position(vault)
+    # emptied, not deleted: the vault stays the owner's (an auction may yet return collateral)
+    assert engine.vault_position(vault) == (borrower, weth_type, 0, 0)
     event = tx.events["VaultClosed"]
     assert (event["vault_id"], event["receiver"], event["debt_repaid"]) == (vault, stranger, owed)
     assert (event["collateral_returned"], event["collateral_dust"]) == (10 * WAD, 0)
@@ -771,16 +774,14 @@ def test_close__without_debt__returns_collateral_and_burns_nothing(engine, debt_
     assert weth.balanceOf(borrower) == balance + 10 * WAD
     assert tx.events["VaultClosed"]["debt_repaid"] == 0
     assert "Transfer" not in [e.name for e in tx.events if e.address == debt_token.address]
-    with brownie.reverts("engine: unknown vault"):
-        engine.vault_position(vault)
+    assert engine.vault_position(vault)[2:] == (0, 0)
 
 
-def test_close__empty_vault__deletes_it_without_transfers(engine, funded, weth, weth_type, borrower):
+def test_close__empty_vault__leaves_it_empty_without_transfers(engine, funded, weth, weth_type, borrower):
     vault_id = engine.open_vault(weth_type, 0, 0, {"from": borrower}).return_value
     tx = engine.close(vault_id, borrower, {"from": borrower})
     assert (tx.events["VaultClosed"]["debt_repaid"], tx.events["VaultClosed"]["collateral_returned"]) == (0, 0)
-    with brownie.reverts("engine: unknown vault"):
-        engine.vault_position(vault_id)
+    assert engine.vault_position(vault_id) == (borrower, weth_type, 0, 0)
 
 
 @pytest.mark.parametrize("symbol", ["WETH", "WBTC", "USDC"])
@@ -796,10 +797,13 @@ def test_close__any_decimals__returns_exact_token_units(engine, funded, borrower
     assert engine.type_collateral_dust(collateral_type) == 0
 
 
-def test_close__twice__second_reverts(engine, vault, borrower):
+def test_close__then_reused__closed_vault_takes_deposits_and_closes_again(engine, weth, vault, borrower):
     engine.close(vault, borrower, {"from": borrower})
-    with brownie.reverts("engine: unknown vault"):
-        engine.close(vault, borrower, {"from": borrower})
+    engine.deposit(vault, 2 * WAD, {"from": borrower})
+    balance = weth.balanceOf(borrower)
+    tx = engine.close(vault, borrower, {"from": borrower})
+    assert tx.events["VaultClosed"]["collateral_returned"] == 2 * WAD
+    assert weth.balanceOf(borrower) == balance + 2 * WAD
 
 
 def test_close__zero_receiver__reverts_and_keeps_vault(engine, vault_with_debt, borrower):
@@ -944,7 +948,7 @@ def test_set_operator__operator_of_other_owner__cannot_act(engine, vault, other_
 def test_vault_info__vault_with_debt__reports_value_ratio_headroom_and_safety(engine, weth_type, vault_with_debt, borrower, lens):
     info = lens.vault_info(vault_with_debt)
     _, _, collateral, normalized = position(engine, vault_with_debt)
-    type_info = engine.collateral_type_info(weth_type)
+    kind = type_info(engine, weth_type)
     rate = engine.current_rate(weth_type)
     debt = mul_div(normalized, rate, RAY, True)
     value = 10 * WETH_PRICE
@@ -954,8 +958,8 @@ def test_vault_info__vault_with_debt__reports_value_ratio_headroom_and_safety(en
     assert info["collateral_ratio"] == value * WAD // debt
     # headroom is counted in normalised debt, rounded down, so that it can be borrowed
     vault_cap = (value * WAD // LIQUIDATION_RATIO) * RAY // rate
-    type_cap = type_info["debt_ceiling"] * RAY // rate
-    room = min(vault_cap - normalized, type_cap - type_info["normalized_debt"])
+    type_cap = kind["debt_ceiling"] * RAY // rate
+    room = min(vault_cap - normalized, type_cap - kind["normalized_debt"])
     assert info["max_borrow"] == room * rate // RAY
     assert info["safe"] is True
     assert info["price_fresh"] is True
@@ -964,7 +968,7 @@ def test_vault_info__vault_with_debt__reports_value_ratio_headroom_and_safety(en
 def test_vault_info__max_borrow__can_be_borrowed_in_the_same_second(engine, debt_token, weth_type, vault, borrower, lens):
     """`max_borrow` is documented as the "more debt the vault could take now"; a keeper
     that borrows exactly that much in the same second (same rate, same price) must succeed."""
-    type_info = engine.collateral_type_info(weth_type)
+    kind = type_info(engine, weth_type)
     value = mul_div(10 * WAD, WETH_PRICE, WAD, False)
     naive_max = mul_div(value, WAD, LIQUIDATION_RATIO, False)  # capacity - debt, debt = 0
     # pick a second (well inside the price's freshness) whose rate makes a borrow of the
@@ -972,7 +976,7 @@ def test_vault_info__max_borrow__can_be_borrowed_in_the_same_second(engine, debt
     base = latest_timestamp()
     for offset in range(1, 600):
         timestamp = base + offset
-        rate = grow_rate(type_info["rate"], type_info["stability_fee"], timestamp - type_info["last_accrual"])
+        rate = grow_rate(kind["rate"], kind["stability_fee"], timestamp - kind["last_accrual"])
         if not is_safe(10 * WAD, normalize_up(naive_max, rate), rate, WETH_PRICE, LIQUIDATION_RATIO):
             break
     else:
@@ -1017,13 +1021,13 @@ def test_vaults_info__batch__matches_single_reads(engine, funded, wbtc_type, vau
     assert [tuple(i) for i in batch] == [tuple(lens.vault_info(vault)), tuple(lens.vault_info(other))]
 
 
-def test_vaults_info__unknown_or_closed_vault_in_batch__gets_empty_entry(engine, vault, borrower, lens):
+def test_vaults_info__closed_and_unknown_vaults_in_batch__empty_entries_closed_keeps_owner(engine, vault, borrower, lens):
     engine.close(vault, borrower, {"from": borrower})
     unknown = engine.vault_count() + 1
     batch = lens.vaults_info([vault, unknown])
-    for entry, vault_id in zip(batch, [vault, unknown]):
+    for entry, vault_id, owner in zip(batch, [vault, unknown], [borrower, ZERO_ADDRESS]):
         assert entry["vault_id"] == vault_id
-        assert entry["owner"] == ZERO_ADDRESS
+        assert entry["owner"] == owner
         assert (entry["collateral"], entry["normalized_debt"], entry["debt"]) == (0, 0, 0)
 
 
@@ -1034,3 +1038,11 @@ def test_vaults_info__empty_batch__returns_empty_list(engine, vault, lens):
 def test_vault_position__unknown_vault__reverts(engine, vault):
     with brownie.reverts("engine: unknown vault"):
         engine.vault_position(0)
+
+
+def test_collateral_type_info__lens__matches_the_engine_words_unpacked(engine, funded, weth_type, vault_with_debt, lens):
+    """VaultLens.collateral_type_info unpacks engine.collateral_type_words exactly as the
+    Python reference (conftest.type_info) does, field for field."""
+    on_chain = lens.collateral_type_info(weth_type).dict()
+    assert on_chain == type_info(engine, weth_type)
+    assert on_chain["normalized_debt"] > 0 and on_chain["auction_limit"] == 0
