@@ -33,7 +33,7 @@ exports: (
 interface IVaultEngine:
     def seize(vault_id: uint256, global_limit: uint256) -> (uint256, uint256, uint256, uint256, uint256): nonpayable
     def set_auction_limit(collateral_type: uint256, limit: uint256): nonpayable
-    def auction_limit(collateral_type: uint256) -> uint256: view
+    def collateral_type_words(collateral_type: uint256) -> (uint256, uint256, uint256, uint256, uint256, uint256, uint256): view
     def type_debt_in_auction(collateral_type: uint256) -> uint256: view
     def debt_in_auction() -> uint256: view
     def mint_incentive(receiver: address, amount: uint256): nonpayable
@@ -161,11 +161,11 @@ def liquidate(vault_id: uint256, keeper: address) -> uint256:
 
 
 @external
-@nonreentrant
 def liquidate_one_of_batch(vault_id: uint256, keeper: address) -> (uint256, uint256):
     """
     @notice One vault of `liquidate_many`, in a call of its own so that its
-            failure cannot revert the batch. This contract only.
+            failure cannot revert the batch. This contract only (so only from
+            inside `liquidate_many`, which holds the reentrancy lock).
     @return (auction id, keeper reward WAD, paid by the batch)
     """
     assert msg.sender == self, "liquidator: batch only"
@@ -173,6 +173,7 @@ def liquidate_one_of_batch(vault_id: uint256, keeper: address) -> (uint256, uint
 
 
 @external
+@nonreentrant
 def liquidate_many(vault_ids: DynArray[uint256, MAX_BATCH], keeper: address) -> DynArray[uint256, MAX_BATCH]:
     """
     @notice Liquidate up to 50 vaults; one that cannot be liquidated (safe by now,
@@ -276,11 +277,18 @@ def stopped() -> bool:
 def room(collateral_type: uint256) -> (uint256, uint256, uint256, uint256):
     """
     @notice (type limit, type debt in auction, global limit, all types' debt in
-            auction), WAD; the debt figures are the engine's.
+            auction), WAD; the debt figures are the engine's. Type 0: the global
+            figures, with the type's as 0.
     """
+    word: uint256 = 0
+    liquidation: uint256 = 0
+    type_debt: uint256 = 0
+    if collateral_type != 0:  # 0: the global figures only
+        word, word, word, word, liquidation, word, word = staticcall IVaultEngine(engine).collateral_type_words(collateral_type)
+        type_debt = staticcall IVaultEngine(engine).type_debt_in_auction(collateral_type)
     return (
-        staticcall IVaultEngine(engine).auction_limit(collateral_type),
-        staticcall IVaultEngine(engine).type_debt_in_auction(collateral_type),
+        liquidation >> 64,  # the engine keeps the type's cap beside its penalty
+        type_debt,
         self._global & MASK_96,
         staticcall IVaultEngine(engine).debt_in_auction() // RAY,
     )

@@ -38,6 +38,10 @@ interface IPriceOracle:
     def volatility() -> uint256: view  # annualised sigma, WAD
 
 
+interface IPortfolioMargin:
+    def vault_healthy(vault_id: uint256, collateral: uint256, debt: uint256, price: uint256, ratio: uint256, for_liquidation: bool) -> bool: view
+
+
 interface IDebtToken:
     def mint(receiver: address, amount: uint256): nonpayable
     def burn(account: address, amount: uint256): nonpayable
@@ -97,6 +101,9 @@ MAX_VAULT_COLLATERAL: constant(uint256) = 2 ** 112 - 1
 # takes everything: the slot stays non-zero, so collateral an auction gives back
 # later rewrites a warm-priced slot instead of paying for a fresh one
 SEIZED_FLAG: constant(uint256) = 2 ** 112
+# set in a vault's meta slot (bit 255) while the portfolio-margin module owns the vault
+# (opened by it, or handed to it): its safety is then the module's check
+MARGIN_FLAG: constant(uint256) = 2 ** 255
 # vault ids stay below 2**40, so that a lot can name its vault in 40 bits
 MAX_VAULT_ID: constant(uint256) = 2 ** 40 - 1
 # dynamic margin: required ratio = base + min(k * sigma, cap); k and cap in bps
@@ -215,6 +222,9 @@ event SurplusWithdrawn:
     receiver: indexed(address)
     amount: uint256  # WAD debt tokens minted from the surplus
 
+event MarginModuleSet:
+    module: indexed(address)
+
 event Shutdown:
     timestamp: uint256  # unix seconds; rates are frozen from here on
 
@@ -267,7 +277,8 @@ type_collateral_dust: public(HashMap[uint256, uint256])
 
 # number of vaults ever opened; ids run 1..vault_count
 vault_count: public(uint256)
-# vault => packed: owner (bits 0-159) | collateral type (bits 160-255); 0 = none
+# vault => packed: owner (bits 0-159) | collateral type (bits 160-167) | MARGIN_FLAG
+#          (bit 255); 0 = none
 _vault_meta: HashMap[uint256, uint256]
 # vault => packed: collateral WAD (bits 0-111) | SEIZED_FLAG (bit 112) |
 #          normalised debt WAD (bits 128-255)
@@ -291,6 +302,9 @@ shutdown_at: public(uint256)
 settled_debt: public(uint256)
 # type => collateral taken by settlement, awaiting redemption by holders, WAD
 type_collateral_settled: public(HashMap[uint256, uint256])
+# the portfolio-margin module: the vaults it owns (on behalf of their users) are margined
+# by its scenario check of their debt and options together; empty while none is set
+margin_module: public(address)
 
 
 @deploy
@@ -318,7 +332,37 @@ def _pack_position(collateral: uint256, normalized_debt: uint256) -> uint256:
 def _vault(vault_id: uint256) -> (address, uint256):
     meta: uint256 = self._vault_meta[vault_id]
     assert meta != 0, "engine: unknown vault"
-    return convert(convert(meta & MASK_160, uint160), address), meta >> 160
+    return convert(convert(meta & MASK_160, uint160), address), (meta >> 160) & 255
+
+
+@internal
+@pure
+def _check_amount(amount: uint256):
+    assert amount != 0, "engine: zero amount"
+
+
+@internal
+@pure
+def _check_receiver(receiver: address):
+    assert receiver != empty(address), "engine: zero receiver"
+
+
+@internal
+@pure
+def _check_amount_receiver(amount: uint256, receiver: address):
+    self._check_amount(amount)
+    self._check_receiver(receiver)
+
+
+@internal
+@view
+def _meta(owner: address, collateral_type: uint256) -> uint256:
+    """
+    @dev A vault's meta word; MARGIN_FLAG when its owner is the margin module.
+    """
+    if owner == self.margin_module:
+        return convert(owner, uint256) | (collateral_type << 160) | MARGIN_FLAG
+    return convert(owner, uint256) | (collateral_type << 160)
 
 
 @internal
@@ -456,6 +500,27 @@ def _is_safe(collateral: uint256, normalized_debt: uint256, rate: uint256, price
 
 @internal
 @view
+def _healthy(vault_id: uint256, collateral: uint256, normalized_debt: uint256, rate: uint256, price: uint256, ratio: uint256, for_liquidation: bool) -> bool:
+    """
+    @dev The vault's safety: the ratio check, or, for a vault the portfolio-margin
+         module owns (MARGIN_FLAG), the module's scenario check of its debt and
+         options together. For a liquidation the module also answers True while
+         the vault's options must be liquidated through it first.
+    """
+    if self._vault_meta[vault_id] & MARGIN_FLAG == 0:
+        return self._is_safe(collateral, normalized_debt, rate, price, ratio)
+    debt: uint256 = fixed_point.mul_div(normalized_debt, rate, RAY, True)
+    return staticcall IPortfolioMargin(self.margin_module).vault_healthy(vault_id, collateral, debt, price, ratio, for_liquidation)
+
+
+@internal
+@view
+def _check_healthy(vault_id: uint256, collateral: uint256, normalized_debt: uint256, rate: uint256, price: uint256, ratio: uint256):
+    assert self._healthy(vault_id, collateral, normalized_debt, rate, price, ratio, False), "engine: vault unsafe"
+
+
+@internal
+@view
 def _check_dust(collateral_type: uint256, normalized_debt: uint256, rate: uint256):
     if normalized_debt != 0:
         dust: uint256 = (self._type_limits[collateral_type] >> 96) & MASK_80
@@ -478,7 +543,7 @@ def _push_collateral(token: address, receiver: address, amount: uint256):
 # ================================================================ actions (internal)
 @internal
 def _deposit(vault_id: uint256, collateral_type: uint256, amount: uint256):
-    assert amount != 0, "engine: zero amount"
+    self._check_amount(amount)
     token: address = empty(address)
     scale: uint256 = 0
     token, scale = self._token(collateral_type)
@@ -491,8 +556,7 @@ def _deposit(vault_id: uint256, collateral_type: uint256, amount: uint256):
 
 @internal
 def _borrow(vault_id: uint256, collateral_type: uint256, amount: uint256, receiver: address):
-    assert amount != 0, "engine: zero amount"
-    assert receiver != empty(address), "engine: zero receiver"
+    self._check_amount_receiver(amount, receiver)
     rate: uint256 = self._accrue(collateral_type)
     added: uint256 = fixed_point.mul_div(amount, RAY, rate, True)
     position: uint256 = self._vault_position[vault_id]
@@ -504,7 +568,7 @@ def _borrow(vault_id: uint256, collateral_type: uint256, amount: uint256, receiv
     price: uint256 = 0
     ratio: uint256 = 0
     price, ratio = self._price(collateral_type)
-    assert self._is_safe(collateral, normalized_debt, rate, price, ratio), "engine: vault unsafe"
+    self._check_healthy(vault_id, collateral, normalized_debt, rate, price, ratio)
     self._vault_position[vault_id] = self._pack_position(collateral, normalized_debt)
     self.type_normalized_debt[collateral_type] = type_debt
     # normalised debt rounds up: the ledger gains (added * rate - amount * RAY) RAD
@@ -532,7 +596,7 @@ def open_vault(collateral_type: uint256, deposit_amount: uint256, borrow_amount:
     vault_id: uint256 = self.vault_count + 1
     assert vault_id <= MAX_VAULT_ID, "engine: too many vaults"
     self.vault_count = vault_id
-    self._vault_meta[vault_id] = convert(msg.sender, uint256) | (collateral_type << 160)
+    self._vault_meta[vault_id] = self._meta(msg.sender, collateral_type)
     log VaultOpened(vault_id=vault_id, owner=msg.sender, collateral_type=collateral_type)
     if deposit_amount != 0:
         self._deposit(vault_id, collateral_type, deposit_amount)
@@ -562,8 +626,7 @@ def withdraw(vault_id: uint256, amount: uint256, receiver: address):
             the vault must stay safe. Owner or operator only.
     """
     self._check_unlocked()
-    assert amount != 0, "engine: zero amount"
-    assert receiver != empty(address), "engine: zero receiver"
+    self._check_amount_receiver(amount, receiver)
     owner: address = empty(address)
     collateral_type: uint256 = 0
     owner, collateral_type = self._vault(vault_id)
@@ -581,7 +644,7 @@ def withdraw(vault_id: uint256, amount: uint256, receiver: address):
         price: uint256 = 0
         ratio: uint256 = 0
         price, ratio = self._price(collateral_type)
-        assert self._is_safe(collateral, normalized_debt, rate, price, ratio), "engine: vault unsafe"
+        self._check_healthy(vault_id, collateral, normalized_debt, rate, price, ratio)
     self._vault_position[vault_id] = collateral | (normalized_debt << 128)
     self._push_collateral(token, receiver, amount)
     log Withdraw(vault_id=vault_id, receiver=receiver, amount=amount, collateral=collateral)
@@ -610,7 +673,7 @@ def repay(vault_id: uint256, amount: uint256):
     @param amount WAD; max_value(uint256) repays the whole debt (rounded up).
     """
     self._check_unlocked()
-    assert amount != 0, "engine: zero amount"
+    self._check_amount(amount)
     owner: address = empty(address)
     collateral_type: uint256 = 0
     owner, collateral_type = self._vault(vault_id)
@@ -649,7 +712,7 @@ def close(vault_id: uint256, receiver: address):
          stays with the system as tracked dust.
     """
     self._check_unlocked()
-    assert receiver != empty(address), "engine: zero receiver"
+    self._check_receiver(receiver)
     owner: address = empty(address)
     collateral_type: uint256 = 0
     owner, collateral_type = self._vault(vault_id)
@@ -691,7 +754,7 @@ def transfer_vault(vault_id: uint256, new_owner: address):
     collateral_type: uint256 = 0
     owner, collateral_type = self._vault(vault_id)
     assert msg.sender == owner, "engine: not vault owner"
-    self._vault_meta[vault_id] = convert(new_owner, uint256) | (collateral_type << 160)
+    self._vault_meta[vault_id] = self._meta(new_owner, collateral_type)
     log VaultTransferred(vault_id=vault_id, previous_owner=owner, new_owner=new_owner)
 
 
@@ -889,8 +952,7 @@ def withdraw_surplus(receiver: address, amount: uint256):
     """
     access_control._check_role(ROLE_TREASURY)
     self._check_live()
-    assert amount != 0, "engine: zero amount"
-    assert receiver != empty(address), "engine: zero receiver"
+    self._check_amount_receiver(amount, receiver)
     surplus: uint256 = self.surplus
     # bad debt is paid out of the surplus first
     assert amount * RAY + self.bad_debt <= surplus, "engine: surplus too small"
@@ -930,7 +992,7 @@ def seize(vault_id: uint256, global_limit: uint256) -> (uint256, uint256, uint25
     price: uint256 = 0
     ratio: uint256 = 0
     price, ratio = self._price(collateral_type)
-    assert not self._is_safe(collateral, normalized_debt, rate, price, ratio), "engine: vault safe"
+    assert not self._healthy(vault_id, collateral, normalized_debt, rate, price, ratio, True), "engine: vault safe"
     # room under both caps on vault debt in auction
     liquidation: uint256 = self._type_liquidation[collateral_type]
     in_auction: uint256 = self._type_auction[collateral_type]
@@ -1115,6 +1177,19 @@ def set_auction_limit(collateral_type: uint256, limit: uint256):
 
 
 @external
+def set_margin_module(module: address):
+    """
+    @notice The portfolio-margin module (PortfolioMargin): vaults it owns are
+            margined by its check of their debt and options together.
+            ROLE_RISK_ADMIN. Set it before the module holds vaults: changing it
+            returns the vaults the old one holds to the ratio check.
+    """
+    access_control._check_role(ROLE_RISK_ADMIN)
+    self.margin_module = module
+    log MarginModuleSet(module=module)
+
+
+@external
 def set_auction_lock(locked: bool):
     """
     @notice Refuse every vault action while a flash-take callback runs. ROLE_AUCTION.
@@ -1138,6 +1213,12 @@ def settle_bad_debt() -> uint256:
 
 
 # ================================================================ shutdown (GlobalSettlement only)
+@internal
+@view
+def _check_shut_down():
+    assert self.shutdown_at != 0, "engine: not shut down"
+
+
 @internal
 @view
 def _check_live():
@@ -1184,7 +1265,7 @@ def settle_vault(vault_id: uint256, price: uint256) -> (uint256, uint256):
     @return (collateral moved WAD, shortfall WAD: what the debt needed beyond it)
     """
     access_control._check_role(ROLE_SETTLEMENT)
-    assert self.shutdown_at != 0, "engine: not shut down"
+    self._check_shut_down()
     owner: address = empty(address)
     collateral_type: uint256 = 0
     owner, collateral_type = self._vault(vault_id)
@@ -1213,7 +1294,7 @@ def settle_lot(collateral_type: uint256, vault_id: uint256, lot: uint256, debt: 
     @return (collateral moved WAD, shortfall WAD)
     """
     access_control._check_role(ROLE_SETTLEMENT)
-    assert self.shutdown_at != 0, "engine: not shut down"
+    self._check_shut_down()
     owed: uint256 = self._collateral_for(debt * RAY, price)
     taken: uint256 = min(owed, lot)
     self._auction_remove(collateral_type, lot, debt)
@@ -1351,11 +1432,30 @@ def type_debt_in_auction(collateral_type: uint256) -> uint256:
 
 @external
 @view
-def auction_limit(collateral_type: uint256) -> uint256:
+def vault_state(vault_id: uint256) -> (uint256, uint256, uint256, uint256, uint256, address, uint256):
     """
-    @notice The most vault debt (WAD) the type may have in auction at once.
+    @notice What a margin check needs of a vault, in one call: (collateral type,
+            collateral WAD, debt WAD at the rate to now rounded up, price WAD (reverts
+            when stale or zero), required ratio WAD, oracle, 10 ** (18 - token decimals)).
     """
-    return self._type_liquidation[collateral_type] >> 64
+    owner: address = empty(address)
+    collateral_type: uint256 = 0
+    owner, collateral_type = self._vault(vault_id)
+    position: uint256 = self._vault_position[vault_id]
+    stored: uint256 = 0
+    rate: uint256 = 0
+    last: uint256 = 0
+    stored, rate, last = self._rate_now(collateral_type)
+    risk: uint256 = self._type_risk[collateral_type]
+    return (
+        collateral_type,
+        position & MAX_VAULT_COLLATERAL,
+        fixed_point.mul_div(position >> 128, rate, RAY, True),
+        self._peek(risk),
+        self._required_ratio(risk),
+        convert(convert(risk & MASK_160, uint160), address),
+        self._type_token[collateral_type] >> 160,
+    )
 
 
 @external

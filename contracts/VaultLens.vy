@@ -20,6 +20,11 @@ interface IVaultEngine:
     def current_rate(collateral_type: uint256) -> uint256: view
     def required_ratio(collateral_type: uint256) -> (uint256, uint256, uint256): view
     def shutdown_at() -> uint256: view
+    def margin_module() -> address: view
+
+
+interface IPortfolioMargin:
+    def vault_healthy(vault_id: uint256, collateral: uint256, debt: uint256, price: uint256, ratio: uint256, for_liquidation: bool) -> bool: view
 
 
 interface IPriceOracle:
@@ -55,7 +60,7 @@ struct VaultInfo:
     collateral_value: uint256  # WAD at the oracle price, rounded down
     collateral_ratio: uint256  # WAD; max_value(uint256) when debt is zero
     max_borrow: uint256  # WAD more debt the vault could take now
-    safe: bool
+    safe: bool  # for a portfolio-margin account: the margin module's answer
     price_fresh: bool
 
 
@@ -178,6 +183,12 @@ def _info(vault_id: uint256, owner: address, collateral_type: uint256, collatera
                 max_borrow = 0
     # safe: collateral value (rounded down) covers debt * ratio (rounded up)
     safe: bool = normalized_debt == 0 or value >= fixed_point.mul_div(debt, t.ratio, WAD, True)
+    margin_module: address = staticcall IVaultEngine(engine).margin_module()
+    if owner == margin_module and owner != empty(address):
+        # a portfolio-margin account: the module's check, as the engine asks it (True
+        # while the Liquidator must leave it alone); it borrows through the module
+        max_borrow = 0
+        safe = staticcall IPortfolioMargin(owner).vault_healthy(vault_id, collateral, debt, t.price, t.ratio, True)
     return VaultInfo(
         vault_id=vault_id,
         owner=owner,
