@@ -28,6 +28,7 @@ CONFIG_FILE = "brownie-config.yaml"
 SYSTEM_CONTRACTS = (
     "DebtToken", "VaultEngine", "PriceFeed", "ChainlinkAdapter", "MockAggregator", "ManualPriceFeed", "MockToken",
     "DutchAuction", "Liquidator", "VaultLens", "GlobalSettlement",
+    "OptionToken", "OptionsHouse", "OptionPricer", "PortfolioMargin",
 )
 COMPILE_TIMEOUT = 900  # seconds
 

@@ -166,6 +166,47 @@ class Liquidation:
     reward: int  # WAD due to the keeper (a batch pays the sum in one mint)
 
 
+@dataclass(frozen=True)
+class SeriesInfo:
+    """Mirror of ``OptionsHouse.Series``."""
+
+    series_id: int
+    token: str
+    collateral_type: int
+    is_call: bool
+    strike: int  # WAD
+    expiry: int  # unix seconds
+    settled: bool
+    settlement_price: int  # WAD
+    settlement_mode: int  # 1 oracle, 2 last (stale) price, 3 at the strike (no price)
+    payoff: int  # WAD per option: underlying (call) or debt tokens (put)
+    written: int  # WAD written against locked collateral, outstanding
+    margin_written: int  # WAD written in portfolio margin, not yet settled
+    funds: int  # WAD held for holders after settlement
+    supply: int  # WAD options in circulation
+
+    @property
+    def kind(self) -> str:
+        return "call" if self.is_call else "put"
+
+
+@dataclass(frozen=True)
+class MarginHealth:
+    """Mirror of ``PortfolioMargin.Health``: all WAD debt tokens."""
+
+    value: int  # collateral + longs - shorts at today's price (bounds), signed
+    debt: int
+    maintenance: int  # the worst weighted scenario loss
+    initial: int
+    healthy: bool  # value - debt >= maintenance
+    opening: bool  # value - debt >= initial
+
+    @property
+    def spare(self) -> int:
+        """What the account may lose before it needs more collateral (maintenance)."""
+        return self.value - self.debt - self.maintenance
+
+
 class RequiredRatio(NamedTuple):
     """``VaultEngine.required_ratio``: a vault is safe while value >= debt * total (WAD)."""
 
@@ -251,6 +292,20 @@ class KeelClient:
     def auction(self) -> Contract:
         return self.contract("DutchAuction", self.manifest.address("DutchAuction"))
 
+    @property
+    def house(self) -> Contract:
+        """OptionsHouse: series, fully collateralised writing, settlement."""
+        return self.contract("OptionsHouse", self.manifest.address("OptionsHouse"))
+
+    @property
+    def margin(self) -> Contract:
+        """PortfolioMargin: cross-margin accounts (a vault plus option positions)."""
+        return self.contract("PortfolioMargin", self.manifest.address("PortfolioMargin"))
+
+    @property
+    def pricer(self) -> Contract:
+        return self.contract("OptionPricer", self.manifest.address("OptionPricer"))
+
     def collateral(self, key: str | int) -> CollateralEntry:
         """The manifest entry for a symbol or type id."""
         return self.manifest.collateral_entry(key)
@@ -328,7 +383,7 @@ class KeelClient:
         return self._tx(self.engine.functions.repay(vault_id, MAX_UINT256))
 
     def close(self, vault_id: int, receiver: str | None = None) -> TxReceipt:
-        """Repay everything and take all collateral out; the vault is deleted."""
+        """Repay everything and take all collateral out; the vault stays, empty and owned."""
         return self._tx(self.engine.functions.close(vault_id, receiver or self.address))
 
     def transfer_vault(self, vault_id: int, new_owner: str) -> TxReceipt:
@@ -643,7 +698,163 @@ class KeelClient:
         return out
 
 
+
+# ---------------------------------------------------------------------------- options
+def next_expiry(now: int, days: int) -> int:
+    """The first 08:00 UTC (the series' expiry grid) at least ``days`` days after ``now``."""
+    at = now + days * 86_400
+    expiry = at - at % 86_400 + 8 * 3_600
+    return expiry if expiry >= at else expiry + 86_400
+
+
+class OptionsClient:
+    """Options and portfolio margin on top of a :class:`KeelClient` (same sender)."""
+
+    def __init__(self, client: KeelClient) -> None:
+        self.client = client
+
+    @property
+    def house(self) -> Contract:
+        return self.client.house
+
+    @property
+    def margin(self) -> Contract:
+        return self.client.margin
+
+    def _tx(self, fn: Any) -> TxReceipt:
+        return self.client._tx(fn)
+
+    def token(self, series_id: int) -> Contract:
+        """The series' ERC-20."""
+        return self.client.contract("OptionToken", self.house.functions.token_of(series_id).call())
+
+    def series(self, series_id: int) -> SeriesInfo:
+        raw = self.house.functions.series(series_id).call()
+        return _from_struct(SeriesInfo, struct_fields(self.house, "series"), raw)
+
+    def find(self, key: str | int, strike: int, expiry: int, is_call: bool) -> int | None:
+        """The id of a listed series with these terms, or None."""
+        type_id = self.client._type(key)
+        token = self.house.functions.find_series(type_id, strike, expiry, is_call).call()
+        if not self.client.w3.eth.get_code(token):
+            return None
+        return int(self.client.contract("OptionToken", token).functions.series_id().call())
+
+    def create_series(self, key: str | int, strike: int, expiry: int, is_call: bool) -> int:
+        """List a series (anyone) and return its id; an existing one's id if listed."""
+        found = self.find(key, strike, expiry, is_call)
+        if found is not None:
+            return found
+        receipt = self._tx(self.house.functions.create_series(self.client._type(key), strike, expiry, is_call))
+        return int(self.house.events.SeriesCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["series_id"])
+
+    def _approve_for(self, series_id: int, amount: int) -> None:
+        info = self.series(series_id)
+        if info.is_call:
+            token = self.client.token(info.collateral_type)
+        else:
+            token = self.client.debt_token
+        if int(token.functions.allowance(self.client.address, self.house.address).call()) < amount:
+            self._tx(token.functions.approve(self.house.address, MAX_UINT256))
+
+    def write(self, series_id: int, amount: int, receiver: str | None = None) -> TxReceipt:
+        """Write ``amount`` (WAD) options, locking their collateral in full (approves the
+        house first when needed)."""
+        info = self.series(series_id)
+        locked = amount if info.is_call else -(-amount * info.strike // WAD)
+        self._approve_for(series_id, locked)
+        return self._tx(self.house.functions.write(series_id, amount, receiver or self.client.address))
+
+    def close(self, series_id: int, amount: int) -> TxReceipt:
+        return self._tx(self.house.functions.close(series_id, amount, self.client.address))
+
+    def settle(self, series_id: int) -> TxReceipt:
+        return self._tx(self.house.functions.settle(series_id))
+
+    def redeem(self, series_id: int, amount: int | None = None) -> TxReceipt:
+        """Redeem ``amount`` (default: all the sender holds) after settlement."""
+        if amount is None:
+            amount = int(self.token(series_id).functions.balanceOf(self.client.address).call())
+        return self._tx(self.house.functions.redeem(series_id, amount, self.client.address))
+
+    def release(self, series_id: int) -> TxReceipt:
+        return self._tx(self.house.functions.release(series_id, self.client.address))
+
+    def balance(self, series_id: int, account: str | None = None) -> int:
+        return int(self.token(series_id).functions.balanceOf(account or self.client.address).call())
+
+    # -- portfolio margin
+    def open_account(self, key: str | int, amount: int) -> int:
+        """Open a margin account with ``amount`` token units of collateral; its vault id."""
+        token = self.client.token(key)
+        if int(token.functions.allowance(self.client.address, self.margin.address).call()) < amount:
+            self._tx(token.functions.approve(self.margin.address, MAX_UINT256))
+        receipt = self._tx(self.margin.functions.open_account(self.client._type(key), amount))
+        return int(self.margin.events.AccountOpened().process_receipt(receipt, errors=DISCARD)[0]["args"]["vault_id"])
+
+    def margin_write(self, vault_id: int, series_id: int, amount: int, receiver: str | None = None) -> TxReceipt:
+        return self._tx(self.margin.functions.write(vault_id, series_id, amount, receiver or self.client.address))
+
+    def margin_borrow(self, vault_id: int, amount: int) -> TxReceipt:
+        return self._tx(self.margin.functions.borrow(vault_id, amount, self.client.address))
+
+    def deposit_long(self, vault_id: int, series_id: int, amount: int) -> TxReceipt:
+        token = self.token(series_id)
+        if int(token.functions.allowance(self.client.address, self.margin.address).call()) < amount:
+            self._tx(token.functions.approve(self.margin.address, MAX_UINT256))
+        return self._tx(self.margin.functions.deposit_long(vault_id, series_id, amount))
+
+    def settle_position(self, vault_id: int, series_id: int) -> TxReceipt:
+        return self._tx(self.margin.functions.settle_position(vault_id, series_id))
+
+    def health(self, vault_id: int) -> MarginHealth:
+        raw = self.margin.functions.health(vault_id).call()
+        return _from_struct(MarginHealth, struct_fields(self.margin, "health"), raw)
+
+    def what_if(self, vault_id: int, collateral: int, debt: int) -> MarginHealth:
+        """The account's health with ``collateral`` and ``debt`` (WAD) instead of its own."""
+        raw = self.margin.functions.requirement(vault_id, collateral, debt).call()
+        return _from_struct(MarginHealth, struct_fields(self.margin, "requirement"), raw)
+
+    def min_collateral(self, vault_id: int, debt: int | None = None) -> int:
+        """The least collateral (WAD, to 1e-6 of a unit) the account needs now, with its book
+        and ``debt`` (default: its own), for its initial margin to hold: its margin
+        requirement in units of collateral. By bisection over ``what_if``."""
+        if debt is None:
+            debt = self.health(vault_id).debt
+        step = 10**12
+        low, high = 0, step
+        while not self.what_if(vault_id, high * step, debt).opening:
+            low, high = high, high * 2
+            if high > 10**30:
+                raise ClientError("no collateral amount makes this account's initial margin hold")
+        while high - low > 1:
+            mid = (low + high) // 2
+            if self.what_if(vault_id, mid * step, debt).opening:
+                high = mid
+            else:
+                low = mid
+        return high * step
+
+    def max_borrow(self, vault_id: int) -> int:
+        """The most debt (WAD, in whole-kUSD steps) the account could carry now under its
+        initial margin, by bisection over ``what_if``; less what it owes is what it may borrow."""
+        _, _, collateral, _ = self.client.engine.functions.vault_position(vault_id).call()
+        low, high = 0, 1
+        while self.what_if(vault_id, collateral, high * WAD).opening:
+            low, high = high, high * 2
+            if high > 10**15:
+                break
+        while high - low > 1:
+            mid = (low + high) // 2
+            if self.what_if(vault_id, collateral, mid * WAD).opening:
+                low = mid
+            else:
+                high = mid
+        return low * WAD
+
 __all__ = [
+    "OptionsClient", "SeriesInfo", "MarginHealth", "next_expiry",
     "KeelClient", "VaultInfo", "CollateralTypeInfo", "LedgerCheck", "CollateralCheck", "AuctionStatus",
     "Liquidation", "OpenedVault", "RequiredRatio", "ClientError",
     "WAD",

@@ -76,6 +76,9 @@ LIQUIDATOR_ROLE_ADMIN = 1  # caps, rewards, stop
 ENGINE_ROLE_SETTLEMENT = 64  # the GlobalSettlement: shutdown, settle vaults and lots, pay claims
 AUCTION_ROLE_SETTLEMENT = 4  # the GlobalSettlement: stop for good, cancel lots
 SETTLEMENT_ROLE_SHUTDOWN_ADMIN = 1  # may trigger the (irreversible) shutdown
+OPTIONS_ROLE_MARGIN = 1  # OptionsHouse: the PortfolioMargin writes, closes and settles margined shorts
+OPTIONS_ROLE_ADMIN = 2  # OptionsHouse: pause writing
+MARGIN_ROLE_ADMIN = 1  # PortfolioMargin: risk parameters
 CURVE_LINEAR = 1
 CURVE_EXPONENTIAL = 2
 FEED_ROLE_REPORTER = 1  # ManualPriceFeed only; PriceFeed reporters are a list (add_reporter)
@@ -424,6 +427,8 @@ def check_deployment(w3: Web3, manifest: Manifest, config: DeployConfig, root: P
         ("Liquidator", manifest.contracts.get("Liquidator"), artifacts["Liquidator"]),
         ("VaultLens", manifest.contracts.get("VaultLens"), artifacts["VaultLens"]),
         ("GlobalSettlement", manifest.contracts.get("GlobalSettlement"), artifacts["GlobalSettlement"]),
+        ("OptionsHouse", manifest.contracts.get("OptionsHouse"), artifacts["OptionsHouse"]),
+        ("PortfolioMargin", manifest.contracts.get("PortfolioMargin"), artifacts["PortfolioMargin"]),
     ]
     for entry in manifest.collateral:
         checks.append((f"{entry.symbol} oracle", entry.oracle, artifacts.get(entry.oracle_contract)))
@@ -445,6 +450,8 @@ def check_deployment(w3: Web3, manifest: Manifest, config: DeployConfig, root: P
         problems.append("the Liquidator lacks ROLE_KICKER on the auction")
     if engine.functions.roles(manifest.contracts["Liquidator"]).call() & ENGINE_ROLE_LIQUIDATOR == 0:
         problems.append("the Liquidator lacks ROLE_LIQUIDATOR on the engine")
+    if engine.functions.margin_module().call() != manifest.contracts["PortfolioMargin"]:
+        problems.append("engine.margin_module() is not the manifest's PortfolioMargin")
     margins = {c.symbol: (c.volatility_k_bps, c.volatility_cap_bps) for c in config.collateral}
     lens = w3.eth.contract(address=manifest.contracts["VaultLens"], abi=artifacts["VaultLens"].abi)
     names = [c["name"] for c in _struct_components(lens.abi, "collateral_type_info")]
@@ -621,6 +628,20 @@ def deploy_system(
     log(f"  liquidation: {a.kind} curve (buf {a.buf}, tail {a.tail} s, cusp {a.cusp}), type limit "
         f"{a.type_limit:,} / global {a.global_limit:,} kUSD, reward {a.reward_flat} + {a.reward_percent} "
         f"(cap {a.reward_cap})")
+    # -- options: the token template, the house, the pricer and the margin module
+    template_address, _ = deploy("OptionToken", label="OptionToken (template)")
+    house_address, _ = deploy("OptionsHouse", engine_address, token_address, template_address, deployer)
+    pricer_address, _ = deploy("OptionPricer")
+    margin_address, _ = deploy("PortfolioMargin", engine_address, house_address, token_address, pricer_address,
+                               deployer)
+    house = contract("OptionsHouse", house_address)
+    margin = contract("PortfolioMargin", margin_address)
+    sender.transact(engine.functions.set_margin_module(margin_address))
+    sender.transact(house.functions.set_roles(margin_address, OPTIONS_ROLE_MARGIN))
+    sender.transact(house.functions.set_roles(deployer, OPTIONS_ROLE_ADMIN))
+    sender.transact(margin.functions.set_roles(deployer, MARGIN_ROLE_ADMIN))
+    ownables += [house, margin]
+    log("  options: series are listed by anyone (OptionsHouse.create_series); PortfolioMargin margins accounts")
 
     manifest = Manifest(
         chain_id=chain_id,
@@ -628,7 +649,9 @@ def deploy_system(
         block=first_block,
         contracts={"DebtToken": token_address, "VaultEngine": engine_address,
                    "DutchAuction": auction_address, "Liquidator": liquidator_address,
-                   "VaultLens": lens_address, "GlobalSettlement": settlement_address},
+                   "VaultLens": lens_address, "GlobalSettlement": settlement_address,
+                   "OptionToken": template_address, "OptionsHouse": house_address,
+                   "OptionPricer": pricer_address, "PortfolioMargin": margin_address},
         collateral=entries,
         rpc=rpc if rpc is not None else getattr(w3.provider, "endpoint_uri", None),
         abi_dir=export_abis(SYSTEM_CONTRACTS, path.parent / "abi", root),

@@ -38,7 +38,7 @@ from web3.types import TxReceipt
 from . import log as _log
 from .artifacts import deployable_names, ensure_compiled, load_artifact, project_root
 from .chain import Anvil, latest_timestamp, mine, set_next_block_timestamp
-from .client import KeelClient
+from .client import KeelClient, OptionsClient, next_expiry
 from .deploy import DeployConfig, deploy_system
 from .oracle import local_reporter_senders
 from .text import markdown_table
@@ -64,6 +64,22 @@ LIQUIDATION_ROWS: dict[str, tuple[int | None, str, Decimal | None, int | None]] 
     "flash take (FlashTaker callback)": (None, "", None, None),
     "reset": (111_963, "Maker Clipper.redo", Decimal("0.7"), None),
 }
+#: option rows: operation -> (Opyn Gamma's figure, its name, target ratio, absolute target gas)
+OPTION_ROWS: dict[str, tuple[int | None, str, Decimal | None, int | None]] = {
+    "create series (minimal-proxy ERC-20)": (560_108, "Opyn createOtoken", Decimal("0.3"), None),
+    "write covered call": (437_298, "Opyn open+deposit+mint", Decimal("0.6"), None),
+    "write cash-secured put": (420_737, "Opyn open+deposit+mint", Decimal("0.6"), None),
+    "write naked put (margin account)": (530_188, "Opyn naked put", Decimal("0.6"), None),
+    "close early (burn + release)": (155_724, "Opyn burn+withdraw", Decimal("0.6"), None),
+    "settle series (price fixed)": (None, "", None, None),
+    "release (writer after expiry)": (181_647, "Opyn settle vault", Decimal("0.6"), None),
+    "redeem (holder after expiry)": (178_410, "Opyn redeem", Decimal("0.6"), None),
+    "margin check, 1 position": (None, "", None, None),
+    "margin check, 4 positions": (None, "", None, None),
+    "margin check, 16 positions": (None, "", None, 1_000_000),
+    "liquidate a naked writer": (233_007, "Opyn liquidate", Decimal("0.6"), None),
+}
+OPTION_DAYS = 14  # the measured series expire 14 days after the options section starts
 LIQUIDATION_DROP = Decimal("0.9")  # the measured crash: WETH falls 10 % (within the breaker)
 VICTIM_RATIO = Decimal("1.55")  # victims borrow at 155 % (150 % required): unsafe after the drop
 VICTIM_DEPOSIT = "2"  # WETH per victim vault
@@ -160,6 +176,10 @@ class _Clock:
     def next_block(self, seconds: int) -> None:
         self.now += seconds
         set_next_block_timestamp(self.w3, self.now)
+
+    def sync(self) -> None:
+        """Catch up with blocks mined without a pinned time (each 1 s after the last)."""
+        self.now = max(self.now, latest_timestamp(self.w3))
 
 
 def measure(
@@ -332,6 +352,10 @@ def measure(
         liq["reset"] = int(keeper.reset(lots[2])["gasUsed"])
         warmup["liquidation"] = 1
 
+        # -- options and portfolio margin, before the shutdown
+        log("options: measuring ...")
+        opts = _measure_options(w3, admin, first, second, keeper, scale, clock, new_hour, refresh)
+
         # -- emergency shutdown and settlement, after everything above
         log("shutdown: measuring ...")
         settle: dict[str, int] = {}
@@ -360,6 +384,10 @@ def measure(
             GasRow(op, liq[op], ref, target, target_gas, name)
             for op, (ref, name, target, target_gas) in LIQUIDATION_ROWS.items()
         ]
+        report.rows += [
+            GasRow(op, opts[op], ref, target, target_gas, name)
+            for op, (ref, name, target, target_gas) in OPTION_ROWS.items()
+        ]
         report.rows += [GasRow(op, settle[op], None) for op in SETTLEMENT_OPERATIONS]
         deployed = {
             "DebtToken": manifest.address("DebtToken"),
@@ -370,6 +398,9 @@ def measure(
             "Liquidator": manifest.address("Liquidator"),
             "GlobalSettlement": manifest.address("GlobalSettlement"),
             "VaultLens": manifest.address("VaultLens"),
+            "OptionsHouse": manifest.address("OptionsHouse"),
+            "PortfolioMargin": manifest.address("PortfolioMargin"),
+            "OptionPricer": manifest.address("OptionPricer"),
             "FlashTaker": flash_address,
         }
         report.compiler = f"Vyper {load_artifact('VaultEngine', root).compiler_version}"
@@ -383,6 +414,129 @@ def measure(
                 report.sizes.append(SizeRow(name, artifact.runtime_size, "artifact", test_only))
         report.sizes.sort(key=lambda r: (r.test_only, -r.size))
         return report
+
+
+def _measure_options(
+    w3: Web3, admin: KeelClient, first: KeelClient, second: KeelClient, keeper: KeelClient, scale: int,
+    clock: "_Clock", new_hour: Callable[[], None], refresh: Callable[[int], list[int]],
+) -> dict[str, int]:
+    """The option rows. `first` does everything once (warm-up: the house's counters and
+    balances, the template's code, the margin module's storage); `second`'s receipts are the
+    figures, as a second writer's would be. Margin checks are `eth_estimateGas` of
+    PortfolioMargin.health (a view: what every margined action pays for its check)."""
+    gas: dict[str, int] = {}
+    price = int(admin.price(COLLATERAL)[0])
+    expiry = next_expiry(clock.now, OPTION_DAYS)
+    hundred = 100 * WAD
+    call_k = price * 11 // 10 // hundred * hundred
+    put_k = price * 9 // 10 // hundred * hundred
+    o1, o2, ok = OptionsClient(first), OptionsClient(second), OptionsClient(keeper)
+    for user in (first, second, keeper):
+        user.mint_collateral(COLLATERAL, 1_000 * scale)
+        user.approve_collateral(COLLATERAL)
+    # kUSD for the puts: both writers borrow against WETH vaults of their own
+    for user in (first, second):
+        user.open_vault(COLLATERAL, 200 * scale, to_wad("100000"))
+
+    def step() -> None:
+        clock.sync()
+        clock.next_block(TX_SPACING)
+
+    # series: the first one listed warms the house's counter up
+    clock.sync()
+    step()
+    call = o1.create_series(COLLATERAL, call_k, expiry, True)
+    put = o1.create_series(COLLATERAL, put_k, expiry, False)
+    step()
+    receipt = second._tx(admin.house.functions.create_series(admin.collateral(COLLATERAL).collateral_type,
+                                                             call_k + hundred, expiry, True))
+    gas["create series (minimal-proxy ERC-20)"] = int(receipt["gasUsed"])
+    # fully collateralised writing: the first writer warms each series up
+    o1.write(call, 5 * WAD)
+    o1.write(put, 5 * WAD)
+    o2._approve_for(call, 5 * WAD)
+    o2._approve_for(put, 5 * put_k)
+    step()
+    gas["write covered call"] = int(o2.write(call, 5 * WAD)["gasUsed"])
+    step()
+    gas["write cash-secured put"] = int(o2.write(put, 5 * WAD)["gasUsed"])
+    step()
+    gas["close early (burn + release)"] = int(o2.close(call, 2 * WAD)["gasUsed"])
+    # margin accounts: a naked put written from each (the first warms the module up)
+    a1 = o1.open_account(COLLATERAL, 20 * scale)
+    a2 = o2.open_account(COLLATERAL, 20 * scale)
+    o1.margin_write(a1, put, 2 * WAD)
+    step()
+    gas["write naked put (margin account)"] = int(o2.margin_write(a2, put, 2 * WAD)["gasUsed"])
+    # margin checks: accounts of 1, 4 and 16 positions (16 series: 8 strikes x call/put)
+    strikes = [price * (80 + 5 * i) // 100 // hundred * hundred + hundred * (i % 2) for i in range(8)]
+    book = []
+    for strike in strikes:
+        for is_call in (True, False):
+            book.append(o1.create_series(COLLATERAL, strike, expiry, is_call))
+    book = list(dict.fromkeys(book))[:16]
+    checks = {}
+    for size in (1, 4, 16):
+        account = o1.open_account(COLLATERAL, 100 * scale)
+        for series_id in book[:size]:
+            o1.margin_write(account, series_id, WAD // 10)
+        checks[size] = account
+        gas[f"margin check, {size} position{'s' if size > 1 else ''}"] = int(
+            admin.margin.functions.health(account).estimate_gas())
+    # liquidation of a naked writer: 4 WETH behind naked puts near the initial margin,
+    # then WETH falls 10 %
+    victim = o2.open_account(COLLATERAL, 4 * scale)
+    low = 1
+    high = 200
+    while high - low > 1:  # the most naked puts (in tenths) its initial margin allows
+        mid = (low + high) // 2
+        try:
+            admin.margin.functions.write(victim, put, mid * WAD // 10, second.address).call({"from": second.address})
+            low = mid
+        except Exception:  # noqa: BLE001 - a refused what-if: too many
+            high = mid
+    o2.margin_write(victim, put, low * WAD // 10)
+    price = price * 9 // 10
+    clock.sync()
+    for _ in range(2):
+        new_hour()
+        refresh(price)
+    if o2.health(victim).healthy:
+        raise RuntimeError("gas: the naked writer is still healthy after the drop")
+    keeper._tx(admin.margin.functions.start_liquidation(victim))
+    ok.write(put, WAD)  # the liquidator's options to burn, written in full
+    clock.sync()
+    clock.next_block(1_800)  # half the ramp
+    mine(w3)  # reports are observed at this block's time (estimates run at the latest block's)
+    refresh(price)
+    step()
+    receipt = keeper._tx(admin.margin.functions.liquidate(victim, put, WAD // 2, keeper.address))
+    gas["liquidate a naked writer"] = int(receipt["gasUsed"])
+    # expiry, WETH back up 33 % in two moves the breaker accepts: the call ends in the money;
+    # settle, then the holder (the first writer holds what it wrote) and the second writer
+    clock.sync()
+    new_hour()
+    refresh(price * 116 // 100)
+    clock.next_block(expiry - clock.now + 60)
+    mine(w3)
+    refresh(price * 4 // 3)
+    new_hour()  # the security-module delay: the expiry report becomes the current price
+    refresh(price * 4 // 3)
+    step()
+    gas["settle series (price fixed)"] = int(o1.settle(call)["gasUsed"])
+    o1.settle(put)
+    for account in (a1, a2, victim, *checks.values()):
+        for position in admin.margin.functions.positions(account).call():
+            series_id = int(position[0])
+            if not admin.house.functions.series(series_id).call()[6]:
+                o1.settle(series_id)
+            keeper._tx(admin.margin.functions.settle_position(account, series_id))
+    o1.redeem(call, WAD)  # warm the series' books
+    step()
+    gas["redeem (holder after expiry)"] = int(o1.redeem(call, WAD)["gasUsed"])
+    step()
+    gas["release (writer after expiry)"] = int(o2.release(call)["gasUsed"])
+    return gas
 
 
 def render_markdown(report: GasReport) -> str:
@@ -448,6 +602,19 @@ def render_markdown(report: GasReport) -> str:
         "contracts/testing/FlashTaker (MODE_PAY, funded with kUSD: collateral out first, a callback, "
         "then payment); a *reset* of a lot below cusp (0.4) x its start price. Takes and reset are "
         "compared with MakerDAO's Clipper (target 0.7x), liquidate with Dog.bark (0.6x).",
+        "- Option rows (docs/OPTIONS.md), after the liquidation rows, on the same chain. Two writers, each "
+        "with a WETH vault for kUSD: the first lists and writes every series first (the house's counter "
+        f"and balances warm), the second's receipts are the figures. Series expire {OPTION_DAYS} days out at "
+        "08:00 UTC: a call 10 % and a put 10 % out of the money; *create series* lists a third. *Naked "
+        "put*: a margin account of 20 WETH writes 2 puts. *Margin check*: `eth_estimateGas` of "
+        "`PortfolioMargin.health` (what every margined action pays for its check) on accounts of 1, 4 "
+        "and 16 short positions (8 strikes x call/put). *Liquidate a naked writer*: an account of 4 WETH "
+        "writes as many puts as its initial margin allows, WETH falls 10 %, the ramp starts, 1,800 s "
+        "(half the ramp) later a keeper that wrote the put in full takes over half an option. Then "
+        "WETH rises to 1.2x its level before the fall, the series expire and settle (*settle*), every "
+        "margined position settles, and the first writer redeems (*redeem*, in the money) and the second "
+        "releases (*release*). References: Opyn Gamma, measured on Anvil 1.7.1 (a second writer, "
+        "receipts' gasUsed); target 0.6x, series creation 0.3x, a 16-position check under 1,000,000.",
         "- Shutdown rows (docs/SHUTDOWN.md), last, on the same chain: six more vaults with debt are "
         "opened, then `shutdown` (accrue and freeze both types, WETH and WBTC, stop the auction, freeze both "
         "prices), "

@@ -51,7 +51,7 @@ from web3.logs import DISCARD
 from . import log as _log
 from .artifacts import ensure_compiled, project_root
 from .chain import Anvil, increase_time, is_local_chain, latest_timestamp
-from .client import CollateralCheck, KeelClient, LedgerCheck, VaultInfo
+from .client import CollateralCheck, KeelClient, LedgerCheck, OptionsClient, VaultInfo, next_expiry
 from .keeper_simple import KeeperReport, SimpleKeeper
 from .deploy import LOCAL_REPORTER_ACCOUNTS, DeployConfig, default_collateral, deploy_system
 from .manifest import Manifest
@@ -105,6 +105,25 @@ class ScenarioResult:
     collateral_ok: bool = False
     bad_debt: int = 0  # RAD after settlement
     settlement: "SettlementReport | None" = None  # the shutdown section, when run
+    options: "OptionsReport | None" = None  # the options section
+
+
+@dataclass
+class OptionsReport:
+    """What the options section did and measured (all WAD)."""
+
+    call: int = 0  # series ids
+    put: int = 0
+    settlement_price: int = 0
+    call_payoff: int = 0  # underlying per option
+    put_payoff: int = 0  # kUSD per option
+    holder_paid: dict[str, int] = field(default_factory=dict)  # "call"/"put" -> paid to the holder
+    writer_released: dict[str, int] = field(default_factory=dict)  # "call"/"put" -> released to the writer
+    locked: dict[str, int] = field(default_factory=dict)  # "call"/"put" -> locked when written
+    plain_max_borrow: int = 0  # kUSD a margin account with no options may owe
+    hedged_max_borrow: int = 0  # the same account with a long put
+    strangle_isolated: int = 0  # collateral value a short strangle locks when written in full (kUSD)
+    strangle_margin: int = 0  # its initial margin in a margin account (kUSD)
 
 
 @dataclass
@@ -307,6 +326,11 @@ def _run(
             names[accounts[index]] = who
         keeper = _crash(admin, reporter, deployer, accounts, names, user, vault_of, units, say, log)
 
+        # -- 6. options
+        say(*heading("6. Options"))
+        log("options ...")
+        options = _options(admin, deployer, accounts, names, reporter, say)
+
         # -- summary
         say(*heading("Summary"))
         open_ids = admin.open_vault_ids()
@@ -354,16 +378,144 @@ def _run(
                 say(f"                 {c.symbol}: held {c.held} != vaults {c.vaults} + auction {c.in_auction} "
                     f"+ dust {c.dust}")
 
-        # -- 6. emergency shutdown (after the summary, which shows the live system)
-        say(*heading("6. Emergency shutdown and global settlement"))
+        # -- 7. emergency shutdown (after the summary, which shows the live system)
+        say(*heading("7. Emergency shutdown and global settlement"))
         log("shutdown and settlement ...")
         settlement = _shutdown(admin, deployer, accounts, names, say)
         return ScenarioResult(
             text=say.text, invariant_ok=ok, supply=check.supply, surplus=check.surplus,
             fees={symbols.get(t, str(t)): f for t, f in fees.items()}, vaults=vaults,
             manifest=manifest, days=days, breaker=breaker, keeper=keeper, collateral_ok=collateral_ok,
-            bad_debt=check.bad_debt, settlement=settlement,
+            bad_debt=check.bad_debt, settlement=settlement, options=options,
         )
+
+
+def _options(
+    admin: KeelClient, deployer: Sender, accounts: list[str], names: dict[str, str], reporter: Reporter,
+    say: Callable[..., None],
+) -> OptionsReport:
+    """A covered call and a cash-secured put, expired in and out of the money, settled,
+    redeemed and released; then portfolio margin: a long put lets a loan grow, and a short
+    strangle needs less than its two legs written in full."""
+    report = OptionsReport()
+    w3 = admin.w3
+    alice, bob, carol, dave = (admin.as_sender(deployer.with_address(accounts[i])) for i in (1, 2, 3, 4))
+    # the keeper of the crash section lends carol the kUSD her puts lock
+    funder = admin.as_sender(deployer.with_address(accounts[CRASH_USERS["keeper"]]))
+    opt = {who: OptionsClient(c) for who, c in (("alice", alice), ("bob", bob), ("carol", carol), ("dave", dave))}
+    spot, _ = admin.price("WETH")
+    expiry = next_expiry(latest_timestamp(w3), 7)
+    call_strike = (spot * 11 // 10) // (100 * WAD) * (100 * WAD)  # ~10 % out of the money
+    put_strike = (spot * 9 // 10) // (100 * WAD) * (100 * WAD)
+    report.call = opt["alice"].create_series("WETH", call_strike, expiry, True)
+    report.put = opt["alice"].create_series("WETH", put_strike, expiry, False)
+    call, put = opt["alice"].series(report.call), opt["alice"].series(report.put)
+    say(f"  WETH is {fmt_wad(spot)}; alice lists two series (anyone may), expiring in 7 days at 08:00 UTC:",
+        f"    {opt['alice'].token(report.call).functions.name().call()}  token {short_address(call.token)}",
+        f"    {opt['alice'].token(report.put).functions.name().call()}  token {short_address(put.token)}")
+    # alice writes a covered call, carol a cash-secured put; both sell them to bob
+    alice.mint_collateral("WETH", 2 * WAD)
+    receipt = opt["alice"].write(report.call, 2 * WAD, bob.address)
+    report.locked["call"] = 2 * WAD
+    say(f"  alice writes 2 covered calls: locks 2 WETH, the options go to bob   (gas {receipt['gasUsed']:,})")
+    report.locked["put"] = 3 * put_strike
+    if carol.debt_balance() < report.locked["put"]:
+        funder.transfer_debt_token(carol.address, report.locked["put"] - carol.debt_balance())
+    receipt = opt["carol"].write(report.put, 3 * WAD, bob.address)
+    say(f"  carol writes 3 cash-secured puts: locks {fmt_wad(report.locked['put'])} kUSD, the options go to bob"
+        f"   (gas {receipt['gasUsed']:,})")
+
+    # -- portfolio margin, while the options run
+    dave.mint_collateral("WETH", 10 * WAD)
+    account = opt["dave"].open_account("WETH", 10 * WAD)
+    report.plain_max_borrow = opt["dave"].max_borrow(account)
+    plain_vault = (10 * spot) * WAD // admin.required_ratio("WETH").total // WAD * WAD
+    say("", f"  portfolio margin: dave opens margin account {account} (a vault the PortfolioMargin module holds "
+        "for him) with 10 WETH",
+        f"    no options: he may owe up to {fmt_wad(report.plain_max_borrow)} kUSD (a plain vault: "
+        f"{fmt_wad(plain_vault)} at the {fmt_ratio(admin.required_ratio('WETH').total)} ratio)")
+    # a long put on his collateral: carol writes 10 more puts for him
+    protect_strike = put_strike + 100 * WAD
+    protect = opt["alice"].create_series("WETH", protect_strike, expiry, False)
+    more = 10 * protect_strike
+    if carol.debt_balance() < more:
+        funder.transfer_debt_token(carol.address, more - carol.debt_balance())
+    opt["carol"].write(protect, 10 * WAD, dave.address)
+    opt["dave"].deposit_long(account, protect, 10 * WAD)
+    report.hedged_max_borrow = opt["dave"].max_borrow(account)
+    say(f"    with 10 long puts (strike {fmt_wad(protect_strike, 0)}) in the account he may owe "
+        f"{fmt_wad(report.hedged_max_borrow)} kUSD: the put pays as WETH falls, so the loan needs less collateral")
+    borrowed = report.hedged_max_borrow * 9 // 10 // WAD * WAD
+    receipt = opt["dave"].margin_borrow(account, borrowed)
+    health = opt["dave"].health(account)
+    say(f"    he borrows {fmt_wad(borrowed)} kUSD (gas {receipt['gasUsed']:,}); account value {fmt_wad(health.value)}, "
+        f"debt {fmt_wad(health.debt)}, maintenance {fmt_wad(health.maintenance)}, initial {fmt_wad(health.initial)}")
+    # a short strangle: written in full it locks 1 WETH and strike kUSD; in margin far less
+    erin = admin.as_sender(deployer.with_address(accounts[5]))
+    opt["erin"] = OptionsClient(erin)
+    erin.mint_collateral("WETH", 10 * WAD)
+    strangle = opt["erin"].open_account("WETH", 10 * WAD)
+    opt["erin"].margin_write(strangle, report.call, WAD)
+    opt["erin"].margin_write(strangle, report.put, WAD)
+    needed = opt["erin"].min_collateral(strangle)
+    report.strangle_margin = needed * spot // WAD
+    report.strangle_isolated = spot + put_strike  # 1 WETH for the call, the strike for the put
+    say(f"  erin writes a short strangle (1 call {fmt_wad(call_strike, 0)} + 1 put {fmt_wad(put_strike, 0)}) in a "
+        f"margin account with 10 WETH: it needs {fmt_wad(needed, 4)} WETH ({fmt_wad(report.strangle_margin)} kUSD) "
+        f"for its initial margin, where writing both in full locks {fmt_wad(report.strangle_isolated)} kUSD "
+        f"(1 WETH + {fmt_wad(put_strike, 0)} kUSD): the two legs cannot both pay")
+
+    # -- expiry: WETH rises 15 %: the call ends in the money, the put out of it
+    final = spot * 115 // 100
+    now = latest_timestamp(w3)
+    increase_time(w3, expiry - now + 60)
+    made = make_current(w3, admin.manifest, ["WETH"], prices={"WETH": final}, reporter=reporter)
+    say("", f"  7 days pass; WETH reported at {fmt_wad(final)} (+15 %), current after the delay (+{made.advanced:,} s)")
+    for series_id in (report.call, report.put, protect):
+        opt["bob"].settle(series_id)
+    call, put = opt["bob"].series(report.call), opt["bob"].series(report.put)
+    report.settlement_price, report.call_payoff, report.put_payoff = call.settlement_price, call.payoff, put.payoff
+    say(f"  anyone settles: price {fmt_wad(call.settlement_price)} (the oracle's fresh price, within a day of "
+        f"expiry); the call pays {fmt_wad(call.payoff, 6)} WETH per option ((S - K) / S), the put {fmt_wad(put.payoff)}")
+    # margined positions settle first: erin's short call pays out of her vault
+    for series_id in (report.call, report.put):
+        opt["bob"].settle_position(strangle, series_id)
+    opt["bob"].settle_position(account, protect)
+    # dave's puts expired worthless: his loan is margined by the ratio alone again, so he
+    # repays what the ratio no longer carries (with 5 % to spare)
+    state = admin.engine.functions.vault_state(account).call()
+    debt, ratio = int(state[2]), int(state[4])
+    carried = 10 * final * 95 // 100 * WAD // ratio  # kUSD the ratio carries, 5 % below the limit
+    repay = max(0, debt - carried)
+    if repay:
+        dave.repay(account, repay)
+        say(f"  dave's long puts expired out of the money: the ratio alone margins his loan again; he repays "
+            f"{fmt_wad(repay)} kUSD")
+    weth_before, kusd_before = admin.collateral_balance("WETH", bob.address), bob.debt_balance()
+    opt["bob"].redeem(report.call)
+    opt["bob"].redeem(report.put)
+    report.holder_paid = {"call": admin.collateral_balance("WETH", bob.address) - weth_before,
+                          "put": bob.debt_balance() - kusd_before}
+    weth_before = admin.collateral_balance("WETH", alice.address)
+    opt["alice"].release(report.call)
+    kusd_before = carol.debt_balance()
+    opt["carol"].release(report.put)
+    report.writer_released = {"call": admin.collateral_balance("WETH", alice.address) - weth_before,
+                              "put": carol.debt_balance() - kusd_before}
+    opt["carol"].release(protect)
+    say(*table(
+        ["series", "written", "locked", "holder got", "writer released"],
+        [
+            [f"call {fmt_wad(call_strike, 0)}", "2 (alice)", "2 WETH", f"{fmt_wad(report.holder_paid['call'], 6)} WETH",
+             f"{fmt_wad(report.writer_released['call'], 6)} WETH"],
+            [f"put {fmt_wad(put_strike, 0)}", "3 (carol)", f"{fmt_wad(report.locked['put'])} kUSD",
+             f"{fmt_wad(report.holder_paid['put'])} kUSD", f"{fmt_wad(report.writer_released['put'])} kUSD"],
+        ],
+        align="lllrr",
+    ))
+    say(f"  holders' payouts plus writers' releases never exceed what was locked; bob's in-the-money calls paid "
+        f"{fmt_wad(report.holder_paid['call'], 6)} WETH for 2 options")
+    return report
 
 
 def _circuit_breaker(
@@ -561,9 +713,18 @@ def _shutdown(
                    align="lr" + "r" * len(symbols)))
     # vault owners take back what their debt did not need
     freed = {s: 0 for s in symbols.values()}
+    margin_module = admin.margin.address
     for v in admin.vaults_info(admin.vault_ids()):  # closed vaults too: a cancelled lot may refill one
         if v.collateral:
-            owner = admin.as_sender(deployer.with_address(v.owner))
+            holder_address = v.owner
+            if v.owner == margin_module:
+                # a margin account whose options all settled: its owner takes the vault back first
+                holder_address, positions, _ = admin.margin.functions.account(v.vault_id).call()
+                if positions:
+                    continue
+                admin.as_sender(deployer.with_address(holder_address))._tx(
+                    admin.margin.functions.release_account(v.vault_id))
+            owner = admin.as_sender(deployer.with_address(holder_address))
             owner.close(v.vault_id)
             freed[symbols[v.collateral_type]] += v.collateral
     say("  vault owners close their settled vaults and take back the rest: "
@@ -592,8 +753,16 @@ def _vault_table(
 ) -> list[str]:
     if vaults is None:
         vaults = client.vaults_info(client.open_vault_ids())
+    margin_module = client.margin.address
+
+    def owner_name(v: VaultInfo) -> str:
+        if v.owner == margin_module:  # a portfolio-margin account: the module holds it for its owner
+            holder = client.margin.functions.account(v.vault_id).call()[0]
+            return f"{names.get(holder, short_address(holder))} (margin)"
+        return names.get(v.owner, short_address(v.owner))
+
     rows = [
-        [v.vault_id, names.get(v.owner, short_address(v.owner)), symbols.get(v.collateral_type, v.collateral_type),
+        [v.vault_id, owner_name(v), symbols.get(v.collateral_type, v.collateral_type),
          fmt_wad(v.collateral, 4), fmt_wad(v.debt, 2), fmt_wad(v.collateral_value, 2), fmt_ratio(v.collateral_ratio),
          "yes" if v.safe else "NO"]
         for v in vaults
