@@ -48,6 +48,7 @@ PRIVILEGED = {
         "auction_take": (lambda c: [c["weth_type"], c["stranger"], 1, c["borrower"], 1, 0, c["vault_id"], 1, 0], MISSING_ROLE),
         "auction_payment": (lambda c: [c["weth_type"], c["borrower"], 1, 0, c["vault_id"], 1, 0], MISSING_ROLE),
         "set_auction_limit": (lambda c: [c["weth_type"], 1], MISSING_ROLE),
+        "set_margin_module": (lambda c: [c["stranger"]], MISSING_ROLE),
         "mint_incentive": (lambda c: [c["stranger"], 1 * WAD], MISSING_ROLE),
         "set_auction_lock": (lambda c: [True], MISSING_ROLE),
         "shutdown": (lambda c: [], MISSING_ROLE),
@@ -79,6 +80,34 @@ PRIVILEGED = {
         "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
         "accept_ownership": (lambda c: [], NOT_PENDING),
     },
+    "house": {
+        "margin_write": (lambda c: [c["series"], WAD, c["stranger"]], MISSING_ROLE),
+        "margin_close": (lambda c: [c["series"], WAD, c["borrower"]], MISSING_ROLE),
+        "margin_settle": (lambda c: [c["series"], WAD, 0], MISSING_ROLE),
+        "set_writing_paused": (lambda c: [True], MISSING_ROLE),
+        "set_roles": (lambda c: [c["stranger"], 3], NOT_OWNER),
+        "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
+        "accept_ownership": (lambda c: [], NOT_PENDING),
+    },
+    "margin": {
+        "set_params": (lambda c: [c["margin"].params()], MISSING_ROLE),
+        # an account's owner acts on it; a stranger may not
+        "withdraw": (lambda c: [c["account"], 1, c["stranger"]], "margin: not the account owner"),
+        "borrow": (lambda c: [c["account"], WAD, c["stranger"]], "margin: not the account owner"),
+        "write": (lambda c: [c["account"], c["series"], WAD, c["stranger"]], "margin: not the account owner"),
+        "close": (lambda c: [c["account"], c["series"], WAD], "margin: not the account owner"),
+        "deposit_long": (lambda c: [c["account"], c["series"], WAD], "margin: not the account owner"),
+        "withdraw_long": (lambda c: [c["account"], c["series"], WAD, c["stranger"]], "margin: not the account owner"),
+        "release_account": (lambda c: [c["account"]], "margin: not the account owner"),
+        "set_roles": (lambda c: [c["stranger"], 1], NOT_OWNER),
+        "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
+        "accept_ownership": (lambda c: [], NOT_PENDING),
+    },
+    "option": {
+        "initialize": (lambda c: [5], "option: already initialised"),
+        "mint": (lambda c: [c["stranger"], WAD], "option: not the house"),
+        "burn": (lambda c: [c["borrower"], 0], "option: not the house"),
+    },
     "settlement": {
         "shutdown": (lambda c: [], MISSING_ROLE),
         "set_roles": (lambda c: [c["stranger"], 1], NOT_OWNER),
@@ -102,6 +131,13 @@ USER_ACTIONS = {
         "settle_bad_debt",
     },
     "liquidator": {"liquidate", "liquidate_many"},
+    # series listing is permissionless; writing locks the caller's own collateral; settle,
+    # redeem and release pay only what the caller's tokens or positions are owed
+    "house": {"create_series", "write", "close", "settle", "redeem", "release"},
+    # opening an account, settling expired positions and liquidating under-margined ones
+    # are anyone's; the rest are the account owner's (rows above)
+    "margin": {"open_account", "settle_position", "start_liquidation", "liquidate", "liquidate_debt"},
+    "option": {"transfer", "transferFrom", "approve"},
     "auction": {"take", "reset", "update_auction_dust"},
     # every step after the shutdown is permissionless
     "settlement": {"settle_vault", "settle_vaults", "cancel_auction", "finalize", "redeem", "claim", "freeze_price"},
@@ -117,19 +153,26 @@ def spare_token(MockToken, admin):
 
 
 @pytest.fixture(scope="module")
-def world(debt_token, engine, weth_feed, wbtc_feed, listed, weth_type, spare_token, admin, borrower, stranger, treasury,
-          liquidation_system, settlement):
+def world(debt_token, engine, weth, weth_feed, wbtc_feed, listed, weth_type, spare_token, admin, borrower, stranger,
+          treasury, liquidation_system, settlement, options, option_token):
     liquidator, auction = liquidation_system["liquidator"], liquidation_system["auction"]
+    house, margin = options["house"], options["margin"]
     # a vault with debt, so that a settle_vault the role check let through would change it
     vault_id = engine.open_vault(weth_type, 10 * WAD, 5_000 * WAD, {"from": borrower}).return_value
+    # a margin account of the borrower's with a short call written in it
+    series = options["series"][(2_400, True)]
+    weth.approve(margin, 2**256 - 1, {"from": borrower})
+    account = margin.open_account(weth_type, 10 * WAD, {"from": borrower}).return_value
+    margin.write(account, series, WAD, borrower, {"from": borrower})
     # a pending ownership transfer to the treasury on each contract, so accepting has a
     # real pending owner that the stranger is not
-    for contract in (debt_token, engine, weth_feed, liquidator, auction, settlement):
+    for contract in (debt_token, engine, weth_feed, liquidator, auction, settlement, house, margin):
         contract.transfer_ownership(treasury, {"from": admin})
     return dict(
         debt_token=debt_token, engine=engine, weth_feed=weth_feed, wbtc_feed=wbtc_feed,
         weth_type=weth_type, spare_token=spare_token, admin=admin, borrower=borrower, stranger=stranger,
         liquidator=liquidator, auction=auction, settlement=settlement, vault_id=vault_id,
+        house=house, margin=margin, option=option_token(series), series=series, account=account,
     )
 
 
@@ -138,7 +181,7 @@ def snapshot_state(world):
     liquidator, auction, weth_type = world["liquidator"], world["auction"], world["weth_type"]
     settlement = world["settlement"]
     info = type_info(engine, weth_type)
-    contracts = (token, engine, feed, liquidator, auction, settlement)
+    contracts = (token, engine, feed, liquidator, auction, settlement, world["house"], world["margin"])
     return (
         tuple(c.owner() for c in contracts),
         tuple(c.roles(world["stranger"]) for c in contracts),
@@ -154,6 +197,11 @@ def snapshot_state(world):
         tuple(engine.vault_position(world["vault_id"])), engine.shutdown_at(), engine.settled_debt(),
         engine.type_collateral_settled(weth_type), settlement.shutdown_at(), settlement.supply_at_shutdown(),
         settlement.frozen_price(weth_type),
+        engine.margin_module(), tuple(world["house"].series(world["series"])), world["house"].writing_paused(),
+        tuple(world["margin"].params()), tuple(world["margin"].positions(world["account"])),
+        tuple(world["margin"].account(world["account"])), world["option"].totalSupply(),
+        world["option"].balanceOf(world["borrower"]), world["option"].balanceOf(world["stranger"]),
+        tuple(engine.vault_position(world["account"])),
     )
 
 

@@ -145,7 +145,6 @@ interface IEngine:
     def type_collateral_in_auction(collateral_type: uint256) -> uint256: view
     def type_debt_in_auction(collateral_type: uint256) -> uint256: view
     def type_collateral_settled(collateral_type: uint256) -> uint256: view
-    def auction_limit(collateral_type: uint256) -> uint256: view
 
 interface ILens:
     def collateral_type_info(collateral_type: uint256) -> LensTypeInfo: view
@@ -217,7 +216,7 @@ def snapshot(auction_ids: DynArray[uint256, 256]) -> Snapshot:
             in_auction=staticcall IEngine(engine).type_collateral_in_auction(collateral_type),
             debt_in_auction=staticcall IEngine(engine).type_debt_in_auction(collateral_type),
             settled=staticcall IEngine(engine).type_collateral_settled(collateral_type),
-            auction_limit=staticcall IEngine(engine).auction_limit(collateral_type),
+            auction_limit=liquidation >> 64,
             room_limit=a,
             room_used=b,
             # VaultLens unpacks the same words for keepers and front ends

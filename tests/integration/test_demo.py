@@ -50,7 +50,7 @@ def test_summary_shows_repaid_and_closed_vaults(result):
     assert alice.safe and alice.debt > 0
     assert "empty vaults (closed, still their owners'): 2, 4" in result.text
     for header in ("1. Users open vaults", "2. 30 days pass", "3. Oracle circuit breaker", "4. Repayments",
-                   "5. Crash and liquidation", "Summary"):
+                   "5. Crash and liquidation", "6. Options", "Summary"):
         assert header in result.text
 
 
@@ -133,5 +133,25 @@ def test_shutdown_settles_everything_and_holders_redeem(result):
         claimed = sum(c[symbol] for c in settlement.claims.values())
         assert claimed <= pool
         assert pool - claimed == settlement.remainders[symbol] < max(1, len(settlement.claims))
-    section = result.text.split("6. Emergency shutdown", 1)[1]
+    section = result.text.split("7. Emergency shutdown", 1)[1]
     assert "invariant 5 WETH" in section and section.count("-> OK") == 4 and "FAIL" not in section
+
+
+def test_options_section(result):
+    """The options section: a covered call ends in the money and a cash-secured put out of
+    it; what holders got plus what writers took back is what was locked (rounding to the
+    house); a long put lets a loan grow; a short strangle needs less than its legs in full."""
+    o = result.options
+    assert o is not None and o.call and o.put
+    assert o.call_payoff > 0 and o.put_payoff == 0  # WETH rose 15 %: the call in the money
+    # the call: 2 locked WETH split between holder and writer, never more
+    assert o.holder_paid["call"] == 2 * o.call_payoff
+    assert o.holder_paid["call"] + o.writer_released["call"] <= o.locked["call"]
+    assert o.locked["call"] - (o.holder_paid["call"] + o.writer_released["call"]) <= 2  # wei of rounding
+    # the put expired worthless: the writer takes back everything
+    assert o.holder_paid["put"] == 0 and o.writer_released["put"] == o.locked["put"]
+    # portfolio margin: hedging helps
+    assert o.hedged_max_borrow > o.plain_max_borrow > 0
+    assert 0 < o.strangle_margin < o.strangle_isolated
+    section = result.text.split("6. Options", 1)[1].split("== Summary", 1)[0]
+    assert "Keel option WETH-" in section and "margin account" in section

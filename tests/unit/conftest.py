@@ -612,3 +612,54 @@ def collateral_for(debt_rad: int, price: int) -> int:
     """Mirror of VaultEngine._collateral_for: collateral (WAD) worth `debt_rad` (RAD) at
     `price` (WAD per whole unit), rounded up."""
     return mul_div(debt_rad, 1, price * 10**9, True)
+
+
+# ------------------------------------------------------------------ options and portfolio margin
+ROLE_MARGIN = 1  # OptionsHouse: the PortfolioMargin module
+ROLE_OPTIONS_ADMIN = 2  # OptionsHouse: pause writing
+ROLE_MARGIN_ADMIN = 1  # PortfolioMargin: risk parameters
+DAY = 86_400
+YEAR = 31_536_000
+OPTION_STRIKES = (1_600, 1_800, 2_000, 2_200, 2_400)  # whole kUSD; WETH is at 2,000
+
+
+def next_expiry(days: int = 30) -> int:
+    """The first 08:00 UTC at least `days` days after the latest block."""
+    at = latest_timestamp() + days * DAY
+    expiry = at - at % DAY + 8 * 3_600
+    return expiry if expiry >= at else expiry + DAY
+
+
+@pytest.fixture(scope="module")
+def options(OptionToken, OptionsHouse, OptionPricer, PortfolioMargin, engine, debt_token, weth, weth_feed, weth_type,
+            admin):
+    """The engine (WETH type 1 at 2,000, a ManualPriceFeed without volatility, so sigma is the
+    margin module's floor, 50 %) with an OptionsHouse (template, pricer) and a PortfolioMargin
+    module wired in (engine margin module, house ROLE_MARGIN); admin holds the admin roles.
+    A call and a put series at every OPTION_STRIKES strike, one expiry 30 days out, are
+    listed: series[(strike, is_call)] -> id."""
+    template = OptionToken.deploy({"from": admin})
+    house = OptionsHouse.deploy(engine, debt_token, template, admin, {"from": admin})
+    pricer = OptionPricer.deploy({"from": admin})
+    margin = PortfolioMargin.deploy(engine, house, debt_token, pricer, admin, {"from": admin})
+    engine.set_margin_module(margin, {"from": admin})
+    house.set_roles(margin, ROLE_MARGIN, {"from": admin})
+    house.set_roles(admin, ROLE_OPTIONS_ADMIN, {"from": admin})
+    margin.set_roles(admin, ROLE_MARGIN_ADMIN, {"from": admin})
+    expiry = next_expiry(30)
+    series = {}
+    for strike in OPTION_STRIKES:
+        for is_call in (True, False):
+            series[(strike, is_call)] = house.create_series(weth_type, strike * WAD, expiry, is_call, {"from": admin}).return_value
+    return dict(
+        engine=engine, debt_token=debt_token, weth=weth, feed=weth_feed, weth_type=weth_type, template=template,
+        house=house, pricer=pricer, margin=margin, expiry=expiry, series=series,
+    )
+
+
+@pytest.fixture(scope="module")
+def option_token(options):
+    """option_token(series_id) -> the series' OptionToken contract."""
+    from brownie import OptionToken
+
+    return lambda series_id: OptionToken.at(options["house"].token_of(series_id))

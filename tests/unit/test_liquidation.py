@@ -220,7 +220,7 @@ def test_set_type_limit__by_admin__stored_in_engine_beside_the_penalty(sys, admi
     engine, liquidator = sys["engine"], sys["liquidator"]
     tx = liquidator.set_type_limit(sys["weth_type"], 1_234 * WAD, {"from": admin})
     assert tx.events["LimitsSet"]["limit"] == 1_234 * WAD
-    assert engine.auction_limit(sys["weth_type"]) == 1_234 * WAD
+    assert type_info(engine, sys["weth_type"])["auction_limit"] == 1_234 * WAD
     assert type_info(engine, sys["weth_type"])["liquidation_penalty"] == LIQUIDATION_PENALTY  # untouched
     assert liquidator.room(sys["weth_type"])[0] == 1_234 * WAD
 

@@ -43,6 +43,12 @@ UNREACHABLE = {
         "2**40 vaults (1.1e12) cannot be opened",
     "fixed_point: exponent too large":
         "callers pass seconds since the last accrual, or auction steps capped below 2**63",
+    "options: funds overflow":
+        "write and margin_write keep every option's funds (at most written x strike) within 128 bits",
+    "options: too many series":
+        "2**31 - 1 series cannot be listed",
+    "margin: series out of range":
+        "the house lists at most 2**31 - 1 series, with expiries at most two years out (below 2**32 until 2104)",
 }
 
 
