@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Unattended, idempotent bootstrap of Keel's toolchain. Run from anywhere; works in the repo root.
 #
-#   .venv/          python3 venv: requirements.txt + `pip install -e .` + pure-Python brownie
+#   .venv/          python3 venv: requirements.txt (held by constraints.txt) + `pip install -e .`
+#                   + pure-Python brownie
 #   node_modules/   `npm ci` from package-lock.json (anvil, which brownie launches from PATH)
 #
 # Each half is skipped when a stamp (sha256 of its inputs) matches, so a warm run is well under
@@ -44,7 +45,7 @@ command -v npm >/dev/null || { echo "bootstrap: npm not found" >&2; exit 1; }
 
 # --- Python -------------------------------------------------------------------------------
 py_version=$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
-py_key=$( { digest requirements.txt pyproject.toml tools/purify_brownie.py tools/bootstrap.sh; echo "$py_version"; } | sha256sum | cut -d' ' -f1)
+py_key=$( { digest requirements.txt constraints.txt pyproject.toml tools/purify_brownie.py tools/bootstrap.sh; echo "$py_version"; } | sha256sum | cut -d' ' -f1)
 
 # A venv whose interpreter is gone (e.g. python upgraded underneath it) is rebuilt.
 if [ -d "$VENV" ] && ! "$VENV/bin/python" -c 'pass' >/dev/null 2>&1; then
@@ -64,8 +65,8 @@ else
     if [ ! -x "$VENV/bin/python" ]; then
         run "creating $VENV with $PYTHON $py_version" "$PYTHON" -m venv "$VENV"
     fi
-    run "pip install -r requirements.txt" "$VENV/bin/python" -m pip install -q -r requirements.txt
-    run "pip install -e . (keel)" "$VENV/bin/python" -m pip install -q -e .
+    run "pip install -r requirements.txt" "$VENV/bin/python" -m pip install -q -r requirements.txt -c constraints.txt
+    run "pip install -e . (keel)" "$VENV/bin/python" -m pip install -q -e . -c constraints.txt
     run "purifying brownie (tools/purify_brownie.py)" "$VENV/bin/python" tools/purify_brownie.py
     printf '%s\n' "$py_key" >"$PY_STAMP"
 fi
