@@ -364,7 +364,9 @@ def reset(auction_id: uint256, keeper: address) -> uint256:
     """
     @notice Restart a lot older than `tail`, or whose price fell below
             `cusp * top`, from the current oracle price * buf; `keeper` gets the
-            reset incentive (flat + percent of the target, capped). Anyone.
+            reset incentive (flat + percent of the target, capped), unless the
+            lot is too small to sell: its target or its collateral's value at
+            the oracle price below the auction dust. Anyone.
     @return The new start price, WAD.
     """
     books: uint256 = self._lot_books[auction_id]
@@ -376,12 +378,17 @@ def reset(auction_id: uint256, keeper: address) -> uint256:
     top: uint256 = (books >> 96) & MASK_96
     elapsed: uint256 = block.timestamp - (books >> 192)
     assert self._needs_reset(config, top, elapsed, self._price(config, top, elapsed)), "auction: no reset needed"
-    new_top: uint256 = self._start_price(config, staticcall IVaultEngine(engine).fresh_price(collateral_type))
+    price: uint256 = staticcall IVaultEngine(engine).fresh_price(collateral_type)
+    new_top: uint256 = self._start_price(config, price)
     self._lot_books[auction_id] = (books & MASK_96) | (new_top << 96) | (block.timestamp << 192)
     incentive: uint256 = 0
-    if keeper != empty(address):
+    target: uint256 = (packed >> 112) & MASK_96
+    auction_dust: uint256 = config >> 165
+    # no incentive for a lot too small to sell (its target, or its collateral at
+    # the oracle price, below the auction dust): else an unsellable lot could be
+    # reset for the flat incentive again and again
+    if keeper != empty(address) and target >= auction_dust and fixed_point.mul_div(packed & MASK_112, price, WAD, False) >= auction_dust:
         incentives: uint256 = self._incentives
-        target: uint256 = (packed >> 112) & MASK_96
         incentive = min((incentives & MASK_96) + fixed_point.mul_div(target, (incentives >> 96) & MASK_64, WAD, False), incentives >> 160)
     log AuctionReset(auction_id=auction_id, keeper=keeper, top=new_top, incentive=incentive)
     if incentive != 0:

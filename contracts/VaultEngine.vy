@@ -1009,6 +1009,10 @@ def seize(vault_id: uint256, global_limit: uint256) -> (uint256, uint256, uint25
             keep: uint256 = fixed_point.mul_div(dust, RAY, rate, True)
             assert normalized_debt > keep, "engine: liquidation would leave dust"
             taken = normalized_debt - keep
+        # a part below dust would be a lot too small to sell that still earns a
+        # full keeper reward (a few wei of room freed by a take, farmed): wait
+        # for room under the caps instead
+        assert taken * rate >= dust * RAY, "engine: auction room below dust"
     assert taken != 0, "engine: nothing to liquidate"
     seized: uint256 = collateral
     if taken < normalized_debt:

@@ -83,6 +83,7 @@ ALLOWED_REVERTS = {
     "liquidate": {
         "engine: type auction limit reached", "engine: global auction limit reached",
         "engine: liquidation would leave dust", "engine: nothing to liquidate",
+        "engine: auction room below dust",
     },
     # ... and any other vault (a closed one, say: empty, so safe) may also be safe or
     # have a stale price
