@@ -244,10 +244,24 @@ class BoaBackend(Backend):
         return Result(True, function.decode(computation.output), None, gas)
 
     def snapshot(self) -> Any:
-        return self.env.evm.snapshot()
+        accounts = self.env.evm.vm.state._account_db
+        return self.env.evm.snapshot(), frozenset(accounts._dirty_accounts)
 
     def revert(self, snapshot_id: Any) -> None:
-        self.env.evm.revert(snapshot_id)
+        checkpoint, dirty_then = snapshot_id
+        self.env.evm.revert(checkpoint)
+        # py-evm keeps every account whose storage was touched since the last persist in
+        # its dirty set, reverted or not, and walks that set on every call frame (record /
+        # commit / discard): contracts created after the snapshot (option tokens at new
+        # addresses, run after run) would slow each later call. Their storage is gone with
+        # the revert, so forget them. boa's debugging traces (keccak preimages, touched
+        # slots) are not used here and would grow without bound.
+        accounts = self.env.evm.vm.state._account_db
+        for address in accounts._dirty_accounts - dirty_then:
+            accounts._account_stores.pop(address, None)
+        accounts._dirty_accounts &= dirty_then
+        self.env.sha3_trace.clear()
+        self.env.sstore_trace.clear()
 
 
 class AnvilBackend(Backend):

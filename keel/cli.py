@@ -4,6 +4,10 @@
     keel deploy [--rpc URL] ...     deploy (or reuse) a system, write its manifest
     keel gas [--out docs/gas.md]    measure gas and code sizes, write the markdown table
     keel info [--manifest PATH]     collateral types, oracles, vaults and the ledger of a deployment
+    keel fuzz [--profile ci|deep] [--backend boa|anvil] [--seed S] ...
+                                    the whole-protocol stateful fuzz suite (docs/INVARIANTS.md)
+    keel fuzz-bench [--out docs/fuzz-benchmark.md]
+                                    fuzz throughput, steps per second on each backend
     keel reporter --symbol WETH (--csv FILE | --gbm | --jump SIZE) [--advance-time] [--poke]
                                     push a price path through a PriceFeed's reporters
 
@@ -88,6 +92,89 @@ def cmd_gas(args: argparse.Namespace) -> int:
     print(text, end="")
     failed = any(not r.passed for r in report.rows) or any(s.headroom < 0 for s in report.sizes)
     return 2 if (args.strict and failed) else 0
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    import dataclasses
+    import os
+
+    from .fuzz.runner import PROFILES, cross_backend, run_profile
+
+    profile = PROFILES[args.profile]
+    changes: dict = {}
+    if args.examples is not None:
+        changes["examples"] = args.examples
+    if args.run_steps is not None:
+        changes["run_steps"] = args.run_steps
+    if args.seed is not None or args.seeds is not None:
+        changes.update(seeds=1 if args.seed is not None else args.seeds, steps=0)
+    if args.steps is not None:
+        changes.update(steps=args.steps, seeds=0)
+    profile = dataclasses.replace(profile, **changes)
+    first_seed = args.seed if args.seed is not None else args.first_seed
+    workers = args.workers or min(os.cpu_count() or 1, profile.seeds or os.cpu_count() or 1)
+    if args.backend == "anvil":
+        workers = min(workers, 2)
+    if args.path_csv and not Path(args.path_csv).is_file():
+        print(f"keel: error: --path-csv: no such file {args.path_csv}", file=sys.stderr)
+        return 2
+    goal = f"{profile.steps:,} steps" if profile.steps else f"{profile.seeds} seed(s) from {first_seed}"
+    _log.progress(f"fuzz: profile {profile.name}, {args.backend}, {goal}, {profile.examples} examples x "
+                  f"{profile.run_steps} steps a seed, {workers} worker(s)")
+    summary = run_profile(profile, backend=args.backend, workers=workers, first_seed=first_seed,
+                          csv_path=args.path_csv)
+    compare = None
+    if args.cross_backend or (profile.anvil_seeds and args.backend == "boa" and args.seed is None
+                              and not args.no_cross_backend):
+        seed = first_seed
+        _log.progress(f"fuzz: seed {seed} on titanoboa and on Anvil ({profile.anvil_examples} examples x "
+                      f"{profile.anvil_run_steps} steps): the final states must agree")
+        compare = cross_backend(seed, profile.anvil_examples, profile.anvil_run_steps)
+        summary.cross_backend = {k: v for k, v in compare.items() if k not in ("boa", "anvil")}
+        summary.cross_backend["runs_compared"] = len(compare["boa"])
+    rows = [
+        ["profile", summary.profile], ["backend", summary.backend], ["workers", str(summary.workers)],
+        ["seeds", _seed_list(summary.seeds)], ["steps", f"{summary.steps:,}"], ["runs", f"{summary.runs:,}"],
+        ["transactions", f"{summary.transactions:,}"], ["wall time", f"{summary.wall_seconds:,.1f} s"],
+        ["steps per second", f"{summary.steps_per_second:,.1f}"], ["failures", str(len(summary.failures))],
+    ]
+    if compare is not None:
+        rows.append(["anvil vs titanoboa", f"{'equal' if compare['equal'] else 'DIFFERENT'} over "
+                                           f"{len(compare['boa'])} runs (seed {compare['seed']})"])
+    print("\n".join(heading("Fuzz summary") + table(["measure", "value"], rows, align="ll")))
+    refused = {k: v for k, v in summary.actions.items() if " refused" in k}
+    done = sum(v for k, v in summary.actions.items() if k.endswith(" ok"))
+    print(f"\nactions: {done:,} done, {sum(refused.values()):,} refused as predicted "
+          f"({len(summary.actions)} kinds; --summary FILE has them all)")
+    for failure in summary.failures:
+        print(f"\nFAILED seed {failure['seed']}; replay: {failure['replay']}")
+    if args.summary:
+        Path(args.summary).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.summary).write_text(summary.to_json() + "\n")
+        _log.progress(f"wrote {args.summary}")
+    ok = not summary.failures and (compare is None or compare["equal"])
+    return 0 if ok else 1
+
+
+def _seed_list(seeds: list[int]) -> str:
+    if not seeds:
+        return "-"
+    ordered = sorted(seeds)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
+        return f"{ordered[0]}..{ordered[-1]} ({len(ordered)})"
+    return ", ".join(map(str, ordered))
+
+
+def cmd_fuzz_bench(args: argparse.Namespace) -> int:
+    from .fuzz.bench import benchmark
+
+    text = benchmark(steps=args.steps, anvil_steps=args.anvil_steps)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+        _log.progress(f"wrote {args.out}")
+    print(text, end="")
+    return 0
 
 
 def _open_manifest(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -216,7 +303,7 @@ def cmd_reporter(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keel",
-        description="Keel CDP protocol: deploy, inspect, push oracle prices, demo and gas report.",
+        description="Keel CDP protocol: deploy, inspect, push oracle prices, demo, gas report and fuzz suite.",
         epilog=f"Signing: {PRIVATE_KEY_ENV}, or --keystore/KEEL_KEYSTORE with {KEYSTORE_PASSWORD_ENV}. "
                "Set KEEL_QUIET=1 to silence progress lines.",
     )
@@ -258,6 +345,51 @@ def build_parser() -> argparse.ArgumentParser:
     gas.add_argument("--port", type=int, help="anvil port (default: a free one in 8623-8699)")
     gas.add_argument("--strict", action="store_true", help="exit 2 if a target is missed or a contract is too big")
     gas.set_defaults(func=cmd_gas)
+
+    fuzz = sub.add_parser(
+        "fuzz", help="run the whole-protocol stateful fuzz suite",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Hypothesis drives one state machine over the whole protocol (vaults, fees, oracle reports and "
+            "price paths, liquidations, takes, resets, options, margin accounts, settlement, shutdown) and "
+            "checks every invariant of docs/INVARIANTS.md after every step. A run is a list of seeds; each "
+            "seed is one hypothesis test of EXAMPLES examples of up to RUN_STEPS steps, from the freshly "
+            "deployed protocol. Progress per seed on stderr; a summary on stdout; a failing seed prints "
+            "its story (every step labelled) and the command that replays it. Exit 1 on any failure.", 78),
+        epilog="profiles:\n"
+               "  ci    2 seeds x 25 examples x 80 steps on titanoboa, then seed 1 again on titanoboa\n"
+               "        and on Anvil (3 x 25 steps): the final states must be equal\n"
+               "  deep  seeds until 1,000,000 steps (100 examples x 200 steps a seed), all cores\n\n"
+               "replay a failure:  keel fuzz --seed 7 --examples 25 --run-steps 80 [--backend anvil]",
+    )
+    fuzz.add_argument("--profile", choices=["ci", "deep"], default="ci", help="ci (default) or deep")
+    fuzz.add_argument("--backend", choices=["boa", "anvil"], default="boa",
+                      help="titanoboa, in process (default), or an embedded Anvil node")
+    fuzz.add_argument("--seed", type=int, help="run just this seed (replay)")
+    fuzz.add_argument("--first-seed", type=int, default=1, help="first seed of the run (default 1)")
+    fuzz.add_argument("--seeds", type=int, help="run this many seeds (instead of the profile's)")
+    fuzz.add_argument("--steps", type=int, help="add seeds until this many steps ran (deep: 1,000,000)")
+    fuzz.add_argument("--examples", type=int, help="hypothesis examples per seed")
+    fuzz.add_argument("--run-steps", type=int, help="steps per example, at most")
+    fuzz.add_argument("--workers", type=int, help="processes (default: one per core, at most one per seed)")
+    fuzz.add_argument("--path-csv", metavar="FILE", help="price path replayed by the CSV strategy (default "
+                                                         "tests/fuzz/paths/drawdown_72h.csv)")
+    fuzz.add_argument("--summary", metavar="FILE", help="also write the summary as JSON")
+    cross = fuzz.add_mutually_exclusive_group()
+    cross.add_argument("--cross-backend", action="store_true",
+                       help="also run the first seed on both backends and compare final states")
+    cross.add_argument("--no-cross-backend", action="store_true", help="skip the ci profile's Anvil sample")
+    fuzz.set_defaults(func=cmd_fuzz)
+
+    bench = sub.add_parser("fuzz-bench", help="measure fuzz throughput on each backend",
+                           description="Run the whole-protocol machine for a fixed number of steps on "
+                                       "titanoboa (one process, then one per core) and on Anvil, and print "
+                                       "steps per second as markdown (make fuzz-bench: "
+                                       "docs/fuzz-benchmark.md). A benchmark, not a test.")
+    bench.add_argument("--steps", type=int, default=20_000, help="titanoboa steps per measurement (default 20,000)")
+    bench.add_argument("--anvil-steps", type=int, default=1_500, help="Anvil steps (default 1,500)")
+    bench.add_argument("--out", help="also write the markdown here")
+    bench.set_defaults(func=cmd_fuzz_bench)
 
     info = sub.add_parser("info", help="show a deployment's collateral types, vaults and ledger",
                           description="Read a deployment through its manifest: collateral types, oracles "

@@ -49,8 +49,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import note
+from hypothesis import note as hypothesis_note
 from hypothesis import strategies as st
+from hypothesis.control import current_build_context
 from hypothesis.errors import InvalidDefinition
 from hypothesis.stateful import RuleBasedStateMachine, RuleStrategy, invariant, precondition, rule
 
@@ -58,7 +59,7 @@ from ..backends import Backend, make_backend
 from . import paths as price_paths
 from . import reference as ref
 from .reference import RAY, WAD
-from .system import (ACTORS, BORROWERS, DAY, FEED, GLOBAL_AUCTION_LIMIT, HOLDER, KEEPER, KEEPER_REWARD, MAX_UINT256,
+from .system import (ACTORS, BORROWERS, DAY, FEED, GLOBAL_AUCTION_LIMIT, HOLDER, KEEPER, KEEPER_REWARD, MARGIN, MAX_UINT256,
                      REPORTERS, RESET_INCENTIVE, SERIES_WRITERS, TYPES, WRITER, State, System)
 
 FROZEN = 2**48 - 1  # VaultEngine: the last-accrual time after shutdown
@@ -93,6 +94,20 @@ MAY_REVERT = {
 }
 
 
+STORY: list[str] = []  # notes made outside a hypothesis test (a replayed regression)
+
+
+def note(text: str) -> None:
+    """hypothesis' note inside a test (printed with a failing example); outside one (a
+    regression replayed by hand) the line goes to STORY."""
+    try:
+        current_build_context()
+    except Exception:  # noqa: BLE001 - no test running
+        STORY.append(text)
+        return
+    hypothesis_note(text)
+
+
 def fmt(amount: int, decimals: int = 18) -> str:
     return f"{amount / 10**decimals:,.4f}"
 
@@ -115,7 +130,7 @@ class _World:
 
 
 _WORLDS: dict[str, _World] = {}
-STATS = {"steps": 0, "runs": 0, "txs": 0}
+STATS: dict[str, Any] = {"steps": 0, "runs": 0, "txs": 0, "actions": {}}  # actions: "name ok|refused" -> count
 
 
 def _python_state(system: System) -> dict:
@@ -199,6 +214,7 @@ class KeelMachine(RuleBasedStateMachine):
         self.kusd_held = dict(self.snap.kusd_held)
         self.supply_at_shutdown = 0
         self.put_writes = 0
+        self._margin_checks: dict[tuple[int, int], bool] = {}  # (vault, time) -> engine-liquidatable
 
     # ------------------------------------------------------------ plumbing
     @property
@@ -212,6 +228,8 @@ class KeelMachine(RuleBasedStateMachine):
         may revert only with a reason in `may` or MAY_REVERT[action]. Returns the Result."""
         result = self.s.tx(actor, handle, fn, *args)
         STATS["txs"] += 1
+        key = f"{action if action != 'report' else fn} " + ("ok" if result.ok else f"refused ({result.reason or 'no reason'})")
+        STATS["actions"][key] = STATS["actions"].get(key, 0) + 1
         if expect is not None:
             assert not result.ok, f"{action}: expected the revert {expect!r}, it went through"
             assert result.reason == expect, f"{action}: expected the revert {expect!r}, got {result.reason!r}"
@@ -479,7 +497,7 @@ class KeelMachine(RuleBasedStateMachine):
             self.s.tick(move.gap)
         self._poke(type_index)
 
-    def _report(self, type_index: int, reporting: str = price_paths.REPORT_ALL) -> None:
+    def _report(self, type_index: int, reporting: str = price_paths.REPORT_QUORUM) -> None:
         c = self.s.types[type_index]
         price = self.targets[type_index]
         reporters = {price_paths.REPORT_ALL: REPORTERS, price_paths.REPORT_LIAR: REPORTERS,
@@ -496,42 +514,59 @@ class KeelMachine(RuleBasedStateMachine):
             self.send("report", REPORTERS[0], self.s.types[type_index].feed, "poke")
             self.poked_at[type_index] = self.s.now
 
-    def _refresh(self) -> None:
-        """A quorum of reporters reports every type's price, and the feeds are poked once the
-        delay passed: the prices are current and fresh."""
-        for i in range(len(TYPES)):
-            self._report(i, price_paths.REPORT_ONE_SILENT)
+    def _refresh(self, type_indexes=None) -> None:
+        """A quorum of reporters reports the types' prices (all types by default), and the
+        feeds are poked once the delay passed: those prices are current and fresh."""
+        chosen = range(len(TYPES)) if type_indexes is None else type_indexes
+        for i in chosen:
+            self._report(i)
         self.s.tick(FEED["delay"] + 1)
-        for i in range(len(TYPES)):
+        for i in chosen:
             self._poke(i)
 
-    @rule(seconds=st.integers(1, 3 * DAY), refresh=st.booleans())
+    @rule(seconds=st.integers(1, 3 * DAY), refresh=st.sampled_from(["none", "all", "WETH", "WBTC"]))
     def time_passes(self, seconds, refresh):
-        """Long gaps: fees accrue, lots pass their tail; prices go stale unless reported."""
-        note(f"time: {seconds} s pass{', then every price is reported' if refresh else ''}")
+        """Long gaps: fees accrue, lots pass their tail, series expire; prices go stale
+        unless reported (all of them, or one type's)."""
+        note(f"time: {seconds} s pass, prices refreshed: {refresh}")
         self.s.tick(seconds)
-        if refresh:
-            self._refresh()
+        if refresh != "none":
+            self._refresh(None if refresh == "all" else [["WETH", "WBTC"].index(refresh)])
 
-    @rule(seconds=st.integers(1, 1_200))
-    def auction_clock(self, seconds):
-        """Auction-sized gaps, prices kept fresh."""
-        note(f"time: {seconds} s pass, prices refreshed")
+    @rule(seconds=st.integers(1, 1_200), type_index=st.integers(0, len(TYPES) - 1))
+    def auction_clock(self, seconds, type_index):
+        """Auction-sized gaps, one type's price kept fresh."""
+        note(f"time: {seconds} s pass, {TYPES[type_index].symbol}'s price refreshed")
         self.s.tick(seconds)
-        self._refresh()
+        self._refresh([type_index])
 
     # ------------------------------------------------------------ rules: liquidation
-    def _seize(self, v, t: int, used: dict[int, int]):
-        """VaultEngine.seize's outcome for vault `v`, or the reason it refuses: (collateral,
-        normalised debt taken, debt, target) at time t, with `used` the debt in auction per
-        type."""
+    def _margin_unsafe(self, vault_id: int) -> bool:
+        """A margin account the engine itself would liquidate: no options left (those go
+        through the module's own liquidation) and below its maintenance margin."""
+        key = (vault_id, self.s.now)
+        if key not in self._margin_checks:
+            account = self.s.b.storage(self.s.margin.address, [self.s.slot(MARGIN["accounts"], vault_id)])[0]
+            self._margin_checks[key] = ((account >> 160) & 255 == 0
+                                        and not self.s.view(self.s.margin, "health", vault_id)[4])
+        return self._margin_checks[key]
+
+    def _seize(self, vault_id: int, v, t: int, used: dict[int, int]):
+        """VaultEngine.seize's outcome for vault `vault_id` (`v`: its position), or the reason
+        it refuses: (collateral, normalised debt taken, debt, target) at time t, with `used`
+        the debt in auction per type."""
         ts = self.type_state(v.collateral_type)
         if self.shut:
             return SHUT_DOWN
         if not ts.fresh_at(t):
             return STALE
         rate = self.rate_at(v.collateral_type, t)
-        if v.margin or ref.is_safe(v.collateral, v.normalized_debt, rate, ts.price, ts.ratio):
+        if v.normalized_debt == 0:
+            return "engine: vault safe"
+        if v.margin:
+            if not self._margin_unsafe(vault_id):
+                return "engine: vault safe"
+        elif ref.is_safe(v.collateral, v.normalized_debt, rate, ts.price, ts.ratio):
             return "engine: vault safe"
         in_type, total = used[v.collateral_type], sum(used.values())
         if ts.auction_limit <= in_type:
@@ -545,6 +580,8 @@ class KeelMachine(RuleBasedStateMachine):
             if v.normalized_debt <= keep:
                 return "engine: liquidation would leave dust"
             taken = v.normalized_debt - keep
+        if taken < v.normalized_debt and taken * rate < ts.dust * RAY:
+            return "engine: auction room below dust"
         if taken == 0:
             return "engine: nothing to liquidate"
         seized = v.collateral if taken == v.normalized_debt else ref.mul_div(v.collateral, taken, v.normalized_debt, True)
@@ -555,7 +592,10 @@ class KeelMachine(RuleBasedStateMachine):
         return seized, taken, debt, target
 
     def _candidates(self, t: int) -> list[int]:
-        return [v for v in self.snap.vaults if self.unsafe(v, t)]
+        plain = [v for v in self.snap.vaults if self.unsafe(v, t)]
+        margined = [v for v, p in self.snap.vaults.items() if p.margin and p.normalized_debt
+                    and self.type_state(p.collateral_type).fresh_at(t) and self._margin_unsafe(v)]
+        return sorted(plain + margined)
 
     def _track_lot(self, auction_id: int, vault_id: int, v, outcome, t: int, after: State) -> int:
         """Check a new lot of vault `vault_id` (`v`: the vault as the seizure found it)
@@ -581,7 +621,7 @@ class KeelMachine(RuleBasedStateMachine):
         candidates = self._candidates(t)
         vault_id = self.pick(candidates, pick) if candidates and pick % 8 else self.pick(list(self.snap.vaults), pick)
         used = {ts.type_id: ts.auction_debt for ts in self.snap.types}
-        outcome = self._seize(self.snap.vaults[vault_id], t, used)
+        outcome = self._seize(vault_id, self.snap.vaults[vault_id], t, used)
         note(f"liquidate: vault {vault_id} ({'unsafe' if vault_id in candidates else 'not unsafe'})")
         expect = outcome if isinstance(outcome, str) else None
         result = self.send("liquidate", KEEPER, self.s.liquidator, "liquidate", vault_id, self.s.accounts[KEEPER],
@@ -594,7 +634,7 @@ class KeelMachine(RuleBasedStateMachine):
         assert (seized.collateral, seized.normalized_debt) == (v.collateral - outcome[0], v.normalized_debt - outcome[1])
 
     @precondition(lambda self: not self.shut)
-    @rule(pick=st.integers(0, 2**16), count=st.integers(2, 6))
+    @rule(pick=st.integers(0, 2**16), count=st.integers(2, 4))
     def liquidate_many(self, pick, count):
         t = self.t
         candidates = self._candidates(t)
@@ -608,7 +648,7 @@ class KeelMachine(RuleBasedStateMachine):
         predicted = []
         for vault_id in ids:
             v = vaults[vault_id]
-            outcome = self._seize(v, t, used)
+            outcome = self._seize(vault_id, v, t, used)
             if isinstance(outcome, str):
                 predicted.append((vault_id, None, None))
                 continue
@@ -641,10 +681,11 @@ class KeelMachine(RuleBasedStateMachine):
         """What a liquidation of each vault alone would do now (a dry run), for failure messages."""
         reasons = []
         for vault_id in vault_ids:
-            try:
-                reasons.append(f"{vault_id}: lot {self.s.b.call(self.s.liquidator, 'liquidate', vault_id, self.s.accounts[KEEPER], sender=self.s.accounts[KEEPER])}")
-            except Exception as exc:  # noqa: BLE001 - a diagnostic
-                reasons.append(f"{vault_id}: {exc}")
+            mark = self.s.b.snapshot()
+            result = self.s.b.send(self.s.accounts[KEEPER], self.s.liquidator, "liquidate", vault_id,
+                                   self.s.accounts[KEEPER])
+            self.s.b.revert(mark)
+            reasons.append(f"{vault_id}: {'lot ' + str(result.value) if result.ok else repr(result.reason)}")
         return reasons
 
     def _live_lots(self, t: int, want_reset: bool | None) -> list[int]:
@@ -677,13 +718,27 @@ class KeelMachine(RuleBasedStateMachine):
         self.snap = self.s.snapshot(sorted(self.lots), self.series)
         return True
 
-    @precondition(lambda self: not self.shut)
-    @rule(pick=st.integers(0, 2**16), fraction=st.integers(1, 12_000), slack=st.integers(-300, 3_000),
-          flash=st.booleans())
-    def take(self, pick, fraction, slack, flash):
-        """Buy part of a lot (above 100 %: all of it), directly or through the FlashTaker
-        (collateral first, payment in the callback), at up to `slack` bps over its price."""
-        lots = self._live_lots(self.t + 1, None)
+    @precondition(lambda self: not self.shut and self.lots)
+    @rule(pick=st.integers(0, 2**16), fraction=st.integers(1, 10_000), slack=st.integers(-300, 3_000))
+    def take(self, pick, fraction, slack):
+        """Buy part of a lot (it may be all that is left) at up to `slack` bps over its price."""
+        self._take(pick, fraction, slack, False)
+
+    @precondition(lambda self: not self.shut and self.lots)
+    @rule(pick=st.integers(0, 2**16), excess=st.integers(10_000, 20_000), slack=st.integers(0, 3_000))
+    def take_all(self, pick, excess, slack):
+        """Ask for the whole lot or more: the lot ends, its target met or not."""
+        self._take(pick, excess, slack, False)
+
+    @precondition(lambda self: not self.shut and self.lots)
+    @rule(pick=st.integers(0, 2**16), fraction=st.integers(1, 12_000), slack=st.integers(-300, 3_000))
+    def flash_take(self, pick, fraction, slack):
+        """The same through the FlashTaker: collateral first, payment in its callback."""
+        self._take(pick, fraction, slack, True)
+
+    def _take(self, pick, fraction, slack, flash):
+        # mostly a lot that can be taken (at the block time the funding leaves us at)
+        lots = (pick % 8 and self._live_lots(self.t + 2, False)) or self._live_lots(self.t + 2, None)
         auction_id = self.pick(lots, pick)
         if auction_id is None:
             return
@@ -692,7 +747,7 @@ class KeelMachine(RuleBasedStateMachine):
         amount = max(lot.collateral * fraction // 10_000, 1)
         # the payment first (a borrow, a transfer to the FlashTaker): prices only fall, so
         # what the lot costs now is enough when the take goes through
-        estimate, _ = self.lot_price(lot, self.t + 2)
+        estimate, _ = self.lot_price(lot, self.t)  # the highest price the take can meet
         cost = min(ref.mul_div(min(amount, lot.collateral), estimate, WAD, True), lot.target)
         if not self._ensure_kusd(KEEPER, cost):
             return
@@ -745,7 +800,7 @@ class KeelMachine(RuleBasedStateMachine):
             left = after.lots[auction_id]
             assert (left.collateral, left.target) == (outcome.lot, outcome.target)
 
-    @precondition(lambda self: not self.shut)
+    @precondition(lambda self: not self.shut and self.lots)
     @rule(pick=st.integers(0, 2**16), paid=st.booleans())
     def reset(self, pick, paid):
         """Reset a lot that needs it (one time in four, one that does not, to be refused)."""
@@ -770,7 +825,9 @@ class KeelMachine(RuleBasedStateMachine):
         curve = ref.Curve(*TYPES[lot.collateral_type - 1].curve)
         top = curve.start_price(ts.price)
         assert result.value == top, "a reset restarts at oracle price * buf"
-        incentive = ref.reward(lot.target, *RESET_INCENTIVE) if paid else 0
+        c = self.s.types[lot.collateral_type - 1]
+        sellable = lot.target >= c.auction_dust and ref.mul_div(lot.collateral, ts.price, WAD, False) >= c.auction_dust
+        incentive = ref.reward(lot.target, *RESET_INCENTIVE) if paid and sellable else 0
         self.credit("kUSD", KEEPER, incentive)
         after = self.s.snapshot(sorted(self.lots), [])
         assert after.bad_debt - self.snap.bad_debt == incentive * RAY, "an incentive is bad debt until surplus cancels it"
@@ -780,6 +837,7 @@ class KeelMachine(RuleBasedStateMachine):
         self.lots[auction_id].price = top
         note(f"  -> restarted at {fmt(top)}, incentive {fmt(incentive)}")
 
+    @precondition(lambda self: self.snap.bad_debt)
     @rule()
     def settle_bad_debt(self):
         surplus, bad = self.snap.surplus, self.snap.bad_debt
@@ -822,6 +880,7 @@ class KeelMachine(RuleBasedStateMachine):
                   and (settled is None or (self.snap.series[sid].mode != 0) == settled)]
         return self.pick(chosen, pick)
 
+    @precondition(lambda self: self.series)
     @rule(pick=st.integers(0, 2**16), writer=st.sampled_from(SERIES_WRITERS), tenths=st.integers(1, 50),
           to_holder=st.booleans())
     def write_option(self, pick, writer, tenths, to_holder):
@@ -845,6 +904,7 @@ class KeelMachine(RuleBasedStateMachine):
         self.option_ledger[(sid, receiver)] += amount
         self.put_writes += not se.is_call
 
+    @precondition(lambda self: self.series)
     @rule(pick=st.integers(0, 2**16), writer=st.sampled_from(SERIES_WRITERS), fraction=st.integers(1, 10_000))
     def close_option(self, pick, writer, fraction):
         sid = self._series(pick, live=True)
@@ -864,6 +924,7 @@ class KeelMachine(RuleBasedStateMachine):
         self.credit(c.symbol if se.is_call else "kUSD", writer, released // scale)
         self.option_ledger[(sid, writer)] -= amount
 
+    @precondition(lambda self: self.series)
     @rule(pick=st.integers(0, 2**16), extra=st.integers(0, 2 * DAY), refresh=st.booleans())
     def to_expiry(self, pick, extra, refresh):
         """Time runs to a series' expiry (and `extra` seconds on), prices reported or not."""
@@ -876,6 +937,7 @@ class KeelMachine(RuleBasedStateMachine):
         if refresh:
             self._refresh()
 
+    @precondition(lambda self: self.series)
     @rule(pick=st.integers(0, 2**16))
     def settle_series(self, pick):
         sid = self._series(pick, settled=False)
@@ -906,6 +968,7 @@ class KeelMachine(RuleBasedStateMachine):
         assert after.books_low == funds and after.books_high == se.books_high and after.obligations_left == funds
         note(f"  -> settled at {fmt(price)} (mode {mode}), funds {fmt(funds)}")
 
+    @precondition(lambda self: self.series)
     @rule(pick=st.integers(0, 2**16), holder=st.sampled_from((HOLDER, WRITER, KEEPER)), fraction=st.integers(1, 12_000))
     def redeem_option(self, pick, holder, fraction):
         sid = self._series(pick, settled=True)
@@ -936,12 +999,17 @@ class KeelMachine(RuleBasedStateMachine):
         self.credit(c.symbol if se.is_call else "kUSD", holder, payout // scale)
         self.option_ledger[(sid, holder)] -= amount
 
-    @rule(pick=st.integers(0, 2**16), writer=st.sampled_from(SERIES_WRITERS))
-    def release_option(self, pick, writer):
+    @precondition(lambda self: self.series)
+    @rule(pick=st.integers(0, 2**16), writer_pick=st.integers(0, 2**16))
+    def release_option(self, pick, writer_pick):
+        """A writer takes back what its position locked less its obligation (one time in
+        eight, a writer with nothing written, to be refused)."""
         sid = self._series(pick, settled=True)
         if sid is None:
             return
         se = self.snap.series[sid]
+        writers = [w for w in SERIES_WRITERS if self.snap.written.get((sid, w))]
+        writer = self.pick(writers, writer_pick) if writers and writer_pick % 8 else SERIES_WRITERS[writer_pick % 4]
         written = self.snap.written.get((sid, writer), 0)
         note(f"release: writer {writer} in series {sid} (written {fmt(written)})")
         if written == 0:
@@ -977,7 +1045,7 @@ class KeelMachine(RuleBasedStateMachine):
         self.accounts[result.value] = owner
         note(f"  -> account {result.value}")
 
-    @precondition(lambda self: not self.shut)
+    @precondition(lambda self: not self.shut and self.accounts)
     @rule(pick=st.integers(0, 2**16), series_pick=st.integers(0, 2**16), tenths=st.integers(1, 30),
           to_holder=st.booleans())
     def margin_write(self, pick, series_pick, tenths, to_holder):
@@ -998,7 +1066,7 @@ class KeelMachine(RuleBasedStateMachine):
                      self.s.accounts[receiver]).ok:
             self.option_ledger[(sid, receiver)] += amount
 
-    @precondition(lambda self: not self.shut)
+    @precondition(lambda self: not self.shut and self.accounts)
     @rule(pick=st.integers(0, 2**16), series_pick=st.integers(0, 2**16), fraction=st.integers(1, 10_000))
     def margin_deposit_long(self, pick, series_pick, fraction):
         vault_id = self._account(pick)
@@ -1016,7 +1084,7 @@ class KeelMachine(RuleBasedStateMachine):
         if self.send("margin_deposit_long", owner, self.s.margin, "deposit_long", vault_id, sid, amount).ok:
             self.option_ledger[(sid, owner)] -= amount
 
-    @precondition(lambda self: not self.shut)
+    @precondition(lambda self: not self.shut and self.accounts)
     @rule(pick=st.integers(0, 2**16), series_pick=st.integers(0, 2**16), fraction=st.integers(1, 10_000))
     def margin_close(self, pick, series_pick, fraction):
         vault_id = self._account(pick)
@@ -1035,9 +1103,10 @@ class KeelMachine(RuleBasedStateMachine):
 
     def _positions(self, vault_id: int) -> list[tuple[int, int]]:
         """(series, signed WAD amount: negative short) of an account."""
-        return [(p[0], p[1]) for p in self.s.view(self.s.margin, "positions", vault_id)]
+        # Position: (series_id, is_call, is_short, amount, strike, expiry)
+        return [(p[0], -p[3] if p[2] else p[3]) for p in self.s.view(self.s.margin, "positions", vault_id)]
 
-    @precondition(lambda self: not self.shut)
+    @precondition(lambda self: not self.shut and self.accounts)
     @rule(pick=st.integers(0, 2**16), fraction=st.integers(1, 10_000))
     def margin_borrow(self, pick, fraction):
         vault_id = self._account(pick)
@@ -1054,6 +1123,7 @@ class KeelMachine(RuleBasedStateMachine):
         if self.send("margin_borrow", owner, self.s.margin, "borrow", vault_id, amount, self.s.accounts[owner]).ok:
             self.credit("kUSD", owner, amount)
 
+    @precondition(lambda self: self.accounts)
     @rule(pick=st.integers(0, 2**16), series_pick=st.integers(0, 2**16))
     def margin_settle(self, pick, series_pick):
         """At expiry an account's position settles (anyone may ask): a short pays out of the
@@ -1091,7 +1161,7 @@ class KeelMachine(RuleBasedStateMachine):
                 assert 0 <= rest <= result.value, "a long put paid its owner more than its payoff"
                 self.credit("kUSD", owner, rest)
 
-    @precondition(lambda self: not self.shut)
+    @precondition(lambda self: not self.shut and self.accounts)
     @rule(pick=st.integers(0, 2**16))
     def margin_start_liquidation(self, pick):
         vault_id = self._account(pick)
@@ -1101,7 +1171,7 @@ class KeelMachine(RuleBasedStateMachine):
         self.send("margin_start", KEEPER, self.s.margin, "start_liquidation", vault_id,
                   may={"margin: liquidation running"})
 
-    @precondition(lambda self: not self.shut)
+    @precondition(lambda self: not self.shut and self.accounts)
     @rule(pick=st.integers(0, 2**16), series_pick=st.integers(0, 2**16), fraction=st.integers(1, 10_000))
     def margin_liquidate(self, pick, series_pick, fraction):
         """Take over a position of an under-margined account: a short by burning the
@@ -1139,7 +1209,7 @@ class KeelMachine(RuleBasedStateMachine):
             self.credit("kUSD", KEEPER, -paid)
         note(f"  -> {fmt(result.value)}")
 
-    @precondition(lambda self: not self.shut)
+    @precondition(lambda self: not self.shut and self.accounts)
     @rule(pick=st.integers(0, 2**16), fraction=st.integers(1, 10_000))
     def margin_liquidate_debt(self, pick, fraction):
         vault_id = self._account(pick)
@@ -1165,6 +1235,7 @@ class KeelMachine(RuleBasedStateMachine):
         self.credit(c.symbol, KEEPER, result.value // c.scale)
         note(f"  -> paid {fmt(paid)}, received {fmt(result.value)} {c.symbol}")
 
+    @precondition(lambda self: self.accounts)
     @rule(pick=st.integers(0, 2**16))
     def margin_release(self, pick):
         vault_id = self._account(pick)
@@ -1207,7 +1278,7 @@ class KeelMachine(RuleBasedStateMachine):
             assert (after.vaults[v].collateral, after.vaults[v].normalized_debt) == (before.collateral - taken, 0), \
                 "a vault settles at the frozen price, rounded up"
 
-    @precondition(lambda self: self.shut)
+    @precondition(lambda self: self.shut and self.lots)
     @rule(pick=st.integers(0, 2**16))
     def cancel_auction(self, pick):
         auction_id = self.pick(sorted(self.lots), pick)
@@ -1254,8 +1325,11 @@ class KeelMachine(RuleBasedStateMachine):
         self.credit("kUSD", holder, -amount)
 
     @precondition(lambda self: self.shut)
-    @rule(holder=st.sampled_from(ACTORS), type_index=st.integers(0, len(TYPES) - 1))
-    def claim(self, holder, type_index):
+    @rule(pick=st.integers(0, 2**16), type_index=st.integers(0, len(TYPES) - 1))
+    def claim(self, pick, type_index):
+        """A holder that redeemed claims its share of a type (one time in eight, anyone)."""
+        redeemers = [a for a in ACTORS if self.snap.redeemed[a]]
+        holder = self.pick(redeemers, pick) if redeemers and pick % 8 else ACTORS[pick % len(ACTORS)]
         ts = self.snap.types[type_index]
         c = self.s.types[type_index]
         entitled = (self.snap.redeemed[holder] * self.snap.pool[ts.type_id] // self.supply_at_shutdown
@@ -1277,6 +1351,7 @@ class KeelMachine(RuleBasedStateMachine):
     @invariant()
     def invariants_hold(self):
         self.snap = snap = self.s.snapshot(sorted(self.lots), self.series)
+        self._margin_checks.clear()
         STATS["steps"] += 1
         self.steps += 1
         self._check_collateral(snap)

@@ -21,10 +21,12 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 BPS = 10_000
-# How the reporters report a move: all three honestly; the third lying (reporting a
-# price far off); the third silent; two silent (no quorum: the price holds and, given
-# time, goes stale).
+# How the reporters report a move (quorum 2 of 3): a quorum, the third silent (the usual
+# case: the cheapest that moves the price); all three; the first two honest and the third
+# lying (a price 50x off); two silent (no quorum: the price holds and, given time, goes
+# stale).
 REPORT_ALL, REPORT_LIAR, REPORT_ONE_SILENT, REPORT_TWO_SILENT = "all", "liar", "one silent", "two silent"
+REPORT_QUORUM = REPORT_ONE_SILENT
 CSV_ENV = "KEEL_FUZZ_PATH_CSV"
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "tests" / "fuzz" / "paths" / "drawdown_72h.csv"
 
@@ -33,13 +35,13 @@ DEFAULT_CSV = Path(__file__).resolve().parents[2] / "tests" / "fuzz" / "paths" /
 class Move:
     bps: int  # relative change, basis points (-9_000 .. +30_000)
     gap: int  # seconds the market waits after the reports
-    reporting: str = REPORT_ALL
+    reporting: str = REPORT_QUORUM
     label: str = "walk"
 
 
 def _moves(label: str, bps: st.SearchStrategy[int], gaps: st.SearchStrategy[int], size: tuple[int, int],
            reporting: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[list[Move]]:
-    reporting = reporting or st.just(REPORT_ALL)
+    reporting = reporting or st.just(REPORT_QUORUM)
     move = st.builds(Move, bps=bps, gap=gaps, reporting=reporting, label=st.just(label))
     return st.lists(move, min_size=size[0], max_size=size[1])
 
@@ -47,8 +49,8 @@ def _moves(label: str, bps: st.SearchStrategy[int], gaps: st.SearchStrategy[int]
 def random_walk() -> st.SearchStrategy[list[Move]]:
     """Small moves either way, reported every ten minutes to an hour, now and then by a
     lying or silent reporter."""
-    reporting = st.sampled_from([REPORT_ALL, REPORT_ALL, REPORT_ALL, REPORT_LIAR, REPORT_ONE_SILENT, REPORT_TWO_SILENT])
-    return _moves("walk", st.integers(-500, 500), st.integers(600, 3_600), (1, 4), reporting)
+    reporting = st.sampled_from([REPORT_QUORUM, REPORT_QUORUM, REPORT_ALL, REPORT_LIAR, REPORT_TWO_SILENT])
+    return _moves("walk", st.integers(-500, 500), st.integers(600, 3_600), (1, 2), reporting)
 
 
 def jump() -> st.SearchStrategy[list[Move]]:
@@ -59,12 +61,12 @@ def jump() -> st.SearchStrategy[list[Move]]:
 
 def crash() -> st.SearchStrategy[list[Move]]:
     """A fall of 10-70 % in steps: vaults become liquidatable, auctions start."""
-    return _moves("crash", st.integers(-2_400, -800), st.integers(601, 1_200), (2, 4))
+    return _moves("crash", st.integers(-2_400, -800), st.integers(601, 1_200), (2, 3))
 
 
 def recovery() -> st.SearchStrategy[list[Move]]:
     """A rise in steps (after a crash: auctions end with collateral to spare)."""
-    return _moves("recovery", st.integers(500, 2_000), st.integers(601, 1_800), (1, 3))
+    return _moves("recovery", st.integers(500, 2_000), st.integers(601, 1_800), (1, 2))
 
 
 def load_csv(path: Path) -> list[tuple[int, int]]:
@@ -88,10 +90,10 @@ def csv_moves(rows: list[tuple[int, int]], start: int, length: int) -> list[Move
 
 
 def csv_replay(path: Path = DEFAULT_CSV) -> st.SearchStrategy[list[Move]]:
-    """A window of up to six rows of a recorded path."""
+    """A window of up to three rows of a recorded path."""
     rows = load_csv(path)
     return st.builds(lambda start, length: csv_moves(rows, start, length),
-                     st.integers(0, len(rows) - 2), st.integers(1, 6)).filter(bool)
+                     st.integers(0, len(rows) - 2), st.integers(1, 3)).filter(bool)
 
 
 def price_paths(csv_path: Path | None = None) -> st.SearchStrategy[list[Move]]:

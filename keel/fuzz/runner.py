@@ -62,6 +62,7 @@ class SeedResult:
     seconds: float = 0.0
     failure: str | None = None
     digests: list[str] = field(default_factory=list)
+    actions: dict[str, int] = field(default_factory=dict)  # "action ok|refused" -> transactions
 
     @property
     def rate(self) -> float:
@@ -88,6 +89,7 @@ def run_seed(backend: str, seed: int, examples: int, run_steps: int, csv_path: s
                        phases=phases, suppress_health_check=list(HealthCheck), print_blob=False)
     result = SeedResult(seed, backend, examples, run_steps)
     before = dict(fuzz_machine.STATS)
+    actions_before = dict(fuzz_machine.STATS["actions"])
     captured = io.StringIO()
     previous_seed = hypothesis.core.global_force_seed
     hypothesis.core.global_force_seed = seed  # what pytest's --hypothesis-seed sets
@@ -105,6 +107,8 @@ def run_seed(backend: str, seed: int, examples: int, run_steps: int, csv_path: s
     result.steps = fuzz_machine.STATS["steps"] - before["steps"] - result.runs
     result.transactions = fuzz_machine.STATS["txs"] - before["txs"]
     result.digests = digests or []
+    result.actions = {k: v - actions_before.get(k, 0) for k, v in fuzz_machine.STATS["actions"].items()
+                      if v != actions_before.get(k, 0)}
     return result
 
 
@@ -125,6 +129,7 @@ class Summary:
     steps_per_second: float
     failures: list[dict]
     machine: str
+    actions: dict[str, int] = field(default_factory=dict)
     cross_backend: dict | None = None
 
     def to_json(self) -> str:
@@ -194,7 +199,16 @@ def run_profile(profile: Profile, backend: str = "boa", workers: int = 1, first_
         wall_seconds=round(wall, 1), steps_per_second=round(steps_run / wall, 1) if wall else 0.0,
         failures=[{"seed": r.seed, "replay": r.replay_command(), "story": r.failure} for r in results if r.failure],
         machine=f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        actions=_merge([r.actions for r in results]),
     )
+
+
+def _merge(counts: list[dict[str, int]]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for count in counts:
+        for key, value in count.items():
+            merged[key] = merged.get(key, 0) + value
+    return dict(sorted(merged.items()))
 
 
 def cross_backend(seed: int, examples: int, run_steps: int) -> dict:

@@ -53,6 +53,9 @@ TYPES = (
              1_000_000 * WAD),
 )
 GLOBAL_AUCTION_LIMIT = 2_500_000 * WAD
+# (borrower, type index, whole units, collateral ratio %): vaults every run starts with
+STARTING_VAULTS = ((4, 0, 10, 155), (5, 0, 30, 170), (6, 0, 100, 220), (4, 1, 1, 160), (5, 1, 5, 190),
+                   (6, 1, 20, 300), (4, 1, 60, 175))
 KEEPER_REWARD = (5 * WAD, WAD // 1_000, 1_000 * WAD)
 RESET_INCENTIVE = (10 * WAD, WAD // 1_000, 500 * WAD)
 
@@ -78,7 +81,7 @@ class Collateral:
 MASK_40, MASK_64, MASK_80, MASK_96 = 2**40 - 1, 2**64 - 1, 2**80 - 1, 2**96 - 1
 MASK_112, MASK_128, MASK_160, MASK_208 = 2**112 - 1, 2**128 - 1, 2**160 - 1, 2**208 - 1
 SEIZED_FLAG = 1 << 112  # VaultEngine: a vault position slot kept nonzero by a liquidation
-MARGIN_FLAG = 1 << 168  # VaultEngine: a vault's meta word when PortfolioMargin holds it
+MARGIN_FLAG = 1 << 255  # VaultEngine: set in a vault's meta word when PortfolioMargin holds it
 
 
 @dataclass
@@ -285,6 +288,12 @@ class System:
             self.fund(actor, weth, 10_000)
             self.must(actor, self.engine, "open_vault", weth.type_id, 10_000 * 10**weth.spec.decimals,
                       2_000_000 * WAD)
+        # borrowers' vaults from 155 % to 400 %: a crash has something to liquidate at once
+        for actor, type_index, whole, ratio_pct in STARTING_VAULTS:
+            c = self.types[type_index]
+            self.fund(actor, c, whole)
+            debt = whole * c.spec.price * 100 // ratio_pct
+            self.must(actor, self.engine, "open_vault", c.type_id, whole * 10**c.spec.decimals, debt)
 
     def _deploy_one(self, name: str, *args: Any) -> Handle:
         self.tick(1)
@@ -445,9 +454,10 @@ DEBT_TOKEN = dict(totalSupply=8, balanceOf=9)
 MOCK_TOKEN = dict(totalSupply=6, balanceOf=7)
 OPTION_TOKEN = dict(totalSupply=1, balanceOf=2)
 PRICE_FEED = dict(current=41, next=42)
+MARGIN = dict(accounts=3)
 STORAGE = {"VaultEngine": ENGINE, "DutchAuction": AUCTION, "OptionsHouse": HOUSE, "GlobalSettlement": SETTLEMENT,
            "DebtToken": DEBT_TOKEN, "testing/MockToken": MOCK_TOKEN, "OptionToken": OPTION_TOKEN,
-           "PriceFeed": PRICE_FEED}
+           "PriceFeed": PRICE_FEED, "PortfolioMargin": MARGIN}
 
 
 __all__ = ["System", "State", "Collateral", "TYPES", "WAD", "RAY", "DAY", "BORROWERS", "KEEPER", "WRITER", "HOLDER",
