@@ -357,10 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
             "deployed protocol. Progress per seed on stderr; a summary on stdout; a failing seed prints "
             "its story (every step labelled) and the command that replays it. Exit 1 on any failure.", 78),
         epilog="profiles:\n"
-               "  ci    2 seeds x 25 examples x 80 steps on titanoboa, then seed 1 again on titanoboa\n"
-               "        and on Anvil (3 x 25 steps): the final states must be equal\n"
+               "  ci    4 seeds x 40 examples x 120 steps on titanoboa, then seed 1 again on titanoboa\n"
+               "        and on Anvil (5 x 30 steps): the final states must be equal\n"
                "  deep  seeds until 1,000,000 steps (100 examples x 200 steps a seed), all cores\n\n"
-               "replay a failure:  keel fuzz --seed 7 --examples 25 --run-steps 80 [--backend anvil]",
+               "replay a failure:  keel fuzz --seed 7 --examples 40 --run-steps 120 [--backend anvil]",
     )
     fuzz.add_argument("--profile", choices=["ci", "deep"], default="ci", help="ci (default) or deep")
     fuzz.add_argument("--backend", choices=["boa", "anvil"], default="boa",

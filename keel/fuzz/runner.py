@@ -44,7 +44,7 @@ class Profile:
 
 
 PROFILES = {
-    "ci": Profile("ci", examples=25, run_steps=80, seeds=2, anvil_seeds=1),
+    "ci": Profile("ci", examples=40, run_steps=120, seeds=4, anvil_seeds=1, anvil_examples=5, anvil_run_steps=30),
     "deep": Profile("deep", examples=100, run_steps=200, seeds=0, steps=1_000_000),
 }
 FIRST_SEED = 1
