@@ -1,5 +1,6 @@
 # Keel developer entry points. Every target that runs code bootstraps first (fast when warm).
 #   make test [PROFILE=ci|deep] [TEST_ARGS="-k name -x"]
+#   make fuzz [PROFILE=ci|deep] [FUZZ_ARGS="--seed 7"]   whole-protocol fuzzing (docs/INVARIANTS.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := test
@@ -17,8 +18,9 @@ PROFILE ?= $(or $(KEEL_PROFILE),ci)
 export KEEL_PROFILE := $(PROFILE)
 
 TEST_ARGS ?=
+FUZZ_ARGS ?=
 
-.PHONY: bootstrap test demo gas compile clean distclean
+.PHONY: bootstrap test demo gas fuzz fuzz-bench compile clean distclean
 
 bootstrap:
 	@bash "$(ROOT)/tools/bootstrap.sh"
@@ -35,6 +37,14 @@ demo: bootstrap
 
 gas: bootstrap
 	cd "$(ROOT)" && mkdir -p docs && "$(KEEL)" gas --out docs/gas.md
+
+# the whole-protocol stateful fuzz suite: ci (about a minute) or deep (1,000,000 steps)
+fuzz: bootstrap
+	cd "$(ROOT)" && "$(KEEL)" fuzz --profile $(PROFILE) $(FUZZ_ARGS)
+
+# fuzz throughput per backend, written to docs/fuzz-benchmark.md
+fuzz-bench: bootstrap
+	cd "$(ROOT)" && "$(KEEL)" fuzz-bench --out docs/fuzz-benchmark.md
 
 clean:
 	cd "$(ROOT)" && rm -rf build .pytest_cache .hypothesis reports

@@ -140,9 +140,18 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def ensure_built() -> None:
+    """Compile the contracts the fuzz system deploys when the build is missing or stale
+    (once, before workers start: they would otherwise each find no artifacts)."""
+    from ..artifacts import SYSTEM_CONTRACTS, ensure_compiled
+
+    ensure_compiled(names=(*SYSTEM_CONTRACTS, "FlashTaker"))
+
+
 def run_profile(profile: Profile, backend: str = "boa", workers: int = 1, first_seed: int = FIRST_SEED,
                 steps: int | None = None, csv_path: str | None = None, out=sys.stdout) -> Summary:
     """Run a profile's seeds (in `workers` processes); returns the summary."""
+    ensure_built()
     target = profile.steps if steps is None else steps
     fixed = profile.seeds if not target else 0
     start = time.perf_counter()
@@ -214,6 +223,7 @@ def _merge(counts: list[dict[str, int]]) -> dict[str, int]:
 def cross_backend(seed: int, examples: int, run_steps: int) -> dict:
     """Run one seed on titanoboa and on Anvil: the same draws must reach the same state.
     Returns each backend's per-run digests and whether they agree."""
+    ensure_built()
     boa = run_seed("boa", seed, examples, run_steps, record_digests=True, shrink=False)
     anvil = run_seed("anvil", seed, examples, run_steps, record_digests=True, shrink=False)
     return {
