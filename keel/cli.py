@@ -152,6 +152,11 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         Path(args.summary).parent.mkdir(parents=True, exist_ok=True)
         Path(args.summary).write_text(summary.to_json() + "\n")
         _log.progress(f"wrote {args.summary}")
+    if args.report:
+        command = "keel fuzz " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "fuzz" else ""
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(summary.markdown(command))
+        _log.progress(f"wrote {args.report}")
     ok = not summary.failures and (compare is None or compare["equal"])
     return 0 if ok else 1
 
@@ -375,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--path-csv", metavar="FILE", help="price path replayed by the CSV strategy (default "
                                                          "tests/fuzz/paths/drawdown_72h.csv)")
     fuzz.add_argument("--summary", metavar="FILE", help="also write the summary as JSON")
+    fuzz.add_argument("--report", metavar="FILE", help="also write the summary as markdown (docs/fuzz-deep.md)")
     cross = fuzz.add_mutually_exclusive_group()
     cross.add_argument("--cross-backend", action="store_true",
                        help="also run the first seed on both backends and compare final states")

@@ -135,6 +135,46 @@ class Summary:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 
+    def markdown(self, command: str = "") -> str:
+        """The summary as a short report (docs/fuzz-deep.md)."""
+        done = {k[:-3]: v for k, v in self.actions.items() if k.endswith(" ok")}
+        refused = {k: v for k, v in self.actions.items() if " refused" in k}
+        lines = [
+            f"# Fuzz run: profile `{self.profile}`",
+            "",
+            f"`{command}`" if command else "",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| result | {'**no invariant broken**' if not self.failures else f'**{len(self.failures)} failing seeds**'} |",
+            f"| steps | {self.steps:,} |",
+            f"| runs (hypothesis examples) | {self.runs:,} |",
+            f"| transactions | {self.transactions:,} |",
+            f"| seeds | {min(self.seeds) if self.seeds else '-'} .. {max(self.seeds) if self.seeds else '-'} "
+            f"({len(self.seeds)}) |",
+            f"| backend | {self.backend}, {self.workers} worker processes |",
+            f"| wall time | {self.wall_seconds:,.0f} s ({self.wall_seconds / 60:.1f} min) |",
+            f"| steps per second | {self.steps_per_second:,.1f} |",
+            f"| machine | {self.machine} |",
+            "",
+            "Every step is followed by the full invariant check (docs/INVARIANTS.md). Actions",
+            "carried out (transactions that went through), by kind:",
+            "",
+            "| action | done |",
+            "|---|---:|",
+            *(f"| {name} | {count:,} |" for name, count in sorted(done.items())),
+            "",
+            "Refusals the machine predicted (reason and count):",
+            "",
+            "| action (reason) | count |",
+            "|---|---:|",
+            *(f"| {name} | {count:,} |" for name, count in sorted(refused.items())),
+            "",
+        ]
+        for failure in self.failures:
+            lines += [f"FAILED seed {failure['seed']}: `{failure['replay']}`", ""]
+        return "\n".join(lines)
+
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)

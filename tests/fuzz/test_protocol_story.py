@@ -20,15 +20,13 @@ from keel.fuzz.paths import REPORT_ALL, Move
 
 @pytest.fixture
 def machine():
+    """A fresh machine on titanoboa (the deployed protocol, rolled back); its story (the
+    note of every step) goes to fuzz_machine.STORY, printed when a step fails."""
     instance = fuzz_machine.machine_class("boa", run_steps=30)()
     instance.invariants_hold()
     fuzz_machine.STORY.clear()
-    before = dict(fuzz_machine.STATS["actions"])
     yield instance
     instance.teardown()
-    done = {k: v - before.get(k, 0) for k, v in fuzz_machine.STATS["actions"].items() if v != before.get(k, 0)}
-    print("\n".join(fuzz_machine.STORY))
-    print(done)
 
 
 def actions_done(before):
@@ -43,7 +41,7 @@ def test_walk__every_rule_in_turn__invariants_hold_after_each_step(machine):
             getattr(machine, rule)(**arguments)
             machine.invariants_hold()
         except Exception:
-            print("\n".join(fuzz_machine.STORY))
+            print("\n".join(fuzz_machine.STORY))  # the walk so far, as a story
             raise
 
     # options first, while prices are calm: a call and a put on WETH, written in full and on margin
@@ -137,3 +135,62 @@ RULES_THAT_MUST_SUCCEED = [
     "settle", "margin_settle", "redeem", "release", "margin_release", "shutdown", "cancel", "finalize",
     "redeem_debt", "claim",
 ]
+
+
+# ---------------------------------------------------------------- regressions
+# Failures the deep profile found, replayed step by step (the machine's own mistakes in
+# these cases; kept so that the rules stay right).
+
+def walk(machine, steps):
+    for rule, arguments in steps:
+        try:
+            getattr(machine, rule)(**arguments)
+            machine.invariants_hold()
+        except Exception:
+            print("\n".join(fuzz_machine.STORY))
+            raise
+
+
+def test_margin_settle__call_short_on_an_8_decimal_token__pays_whole_units_rounded_up(machine):
+    """Deep seed 3: a margined WBTC call settles in the money; the vault pays whole
+    satoshis, rounded up, so a hair more than the WAD obligation (the house's favour)."""
+    walk(machine, [
+        ("margin_open", dict(owner=fuzz_machine.HOLDER, type_index=1, tenths=77)),
+        ("create_series", dict(type_index=1, moneyness=-454, days=1, is_call=True)),
+        ("margin_write", dict(pick=0, series_pick=0, tenths=8, to_holder=True)),
+        ("time_passes", dict(seconds=2 * 86_400, refresh="WBTC")),
+        ("settle_series", dict(pick=0)),
+    ])
+    sid = machine.series[0]
+    before = machine.snap.series[sid]
+    assert before.books_high == 8 * 10**17, "the margined short awaits settlement"
+    walk(machine, [("margin_settle", dict(pick=1, series_pick=0))])
+    after = machine.snap.series[sid]
+    assert after.books_high == 0
+    owed = 8 * 10**17 * (before.settlement_price - before.strike) // before.settlement_price
+    paid = after.books_low - before.books_low
+    assert owed <= paid < owed + 10**10, "paid in whole satoshis, at least what was owed"
+
+
+def test_margin_settle__long_before_the_margined_shorts__refused_then_redeemed(machine):
+    """Deep seed 4: an account's long in a series whose margined writers have not
+    settled is refused (the house pays no holder yet); once the short settles, it pays."""
+    walk(machine, [
+        ("margin_open", dict(owner=fuzz_machine.WRITER, type_index=0, tenths=50)),
+        ("margin_open", dict(owner=fuzz_machine.HOLDER, type_index=0, tenths=50)),
+        ("create_series", dict(type_index=0, moneyness=-1_000, days=1, is_call=True)),
+        ("margin_write", dict(pick=0, series_pick=0, tenths=10, to_holder=True)),
+        ("margin_deposit_long", dict(pick=1, series_pick=0, fraction=10_000)),
+        ("time_passes", dict(seconds=2 * 86_400, refresh="WETH")),
+        ("settle_series", dict(pick=0)),
+    ])
+    short_account, long_account = sorted(machine.accounts)
+    assert [a for _, a in machine._positions(long_account)] == [10**18]
+    walk(machine, [("margin_settle", dict(pick=1, series_pick=0))])  # the long: refused
+    assert machine._positions(long_account), "the long settled before the short"
+    walk(machine, [("margin_settle", dict(pick=2, series_pick=0))])  # the short pays
+    assert not machine._positions(short_account)
+    collateral = machine.snap.vaults[long_account].collateral
+    walk(machine, [("margin_settle", dict(pick=1, series_pick=0))])  # now the long is paid
+    assert not machine._positions(long_account)
+    assert machine.snap.vaults[long_account].collateral > collateral, "a call's payoff goes into the vault"
