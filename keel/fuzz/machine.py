@@ -1179,6 +1179,13 @@ class KeelMachine(RuleBasedStateMachine):
             if paid < owed:
                 self.shortfall[sid] = self.shortfall.get(sid, 0) + owed - paid
                 note(f"  -> short paid {fmt(paid)} of {fmt(owed)}: the holders bear {fmt(owed - paid)}")
+            v = self.snap.vaults[vault_id]
+            if not se.is_call and owed and v.normalized_debt == 0:
+                # a put's first debt is borrowed at least at the dust; what is above the
+                # obligation goes to the account's owner
+                extra = max(owed, self.type_state(v.collateral_type).dust) - owed
+                self.credit("kUSD", self.accounts[vault_id], extra)
+                note(f"  -> borrowed the dust: {fmt(extra)} kUSD to the owner")
         else:
             note(f"  -> long redeemed: {fmt(result.value)}")
             owner = self.accounts[vault_id]

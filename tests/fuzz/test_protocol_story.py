@@ -194,3 +194,24 @@ def test_margin_settle__long_before_the_margined_shorts__refused_then_redeemed(m
     walk(machine, [("margin_settle", dict(pick=1, series_pick=0))])  # now the long is paid
     assert not machine._positions(long_account)
     assert machine.snap.vaults[long_account].collateral > collateral, "a call's payoff goes into the vault"
+
+
+def test_margin_settle__put_short_on_a_debt_free_account__borrows_the_dust_rest_to_owner(machine):
+    """Deep seeds 42 and 47: a margined put short settling out of a vault without debt
+    borrows at least the dust; the obligation goes to the house, the rest to the owner."""
+    owner = fuzz_machine.WRITER
+    walk(machine, [
+        ("margin_open", dict(owner=owner, type_index=0, tenths=1)),
+        ("create_series", dict(type_index=0, moneyness=1, days=1, is_call=False)),
+        ("margin_write", dict(pick=0, series_pick=0, tenths=1, to_holder=False)),
+        ("to_expiry", dict(pick=0, extra=86_401, refresh=False)),
+        ("settle_series", dict(pick=0)),
+        # a second series, only so that time runs to its expiry with prices reported
+        ("create_series", dict(type_index=0, moneyness=0, days=1, is_call=False)),
+        ("to_expiry", dict(pick=0, extra=0, refresh=True)),
+    ])
+    kusd = machine.snap.balances[("kUSD", owner)]
+    walk(machine, [("margin_settle", dict(pick=0, series_pick=0))])
+    (account,) = machine.accounts
+    assert machine.snap.vaults[account].normalized_debt != 0, "the account borrowed to pay the put"
+    assert machine.snap.balances[("kUSD", owner)] > kusd, "the dust above the obligation went to the owner"
