@@ -85,8 +85,11 @@ def run_seed(backend: str, seed: int, examples: int, run_steps: int, csv_path: s
     digests: list[str] | None = [] if record_digests else None
     machine = fuzz_machine.machine_class(backend, run_steps, digests=digests)
     phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
-    profile = settings(max_examples=examples, stateful_step_count=run_steps, deadline=None, database=None,
-                       phases=phases, suppress_health_check=list(HealthCheck), print_blob=False)
+    # built on hypothesis' own defaults, not on whatever profile is loaded (under pytest,
+    # brownie's and tests/conftest.py's: derandomize=True there would ignore the seed)
+    profile = settings(parent=settings.get_profile("default"), max_examples=examples, stateful_step_count=run_steps,
+                       deadline=None, database=None, derandomize=False, phases=phases,
+                       suppress_health_check=list(HealthCheck), print_blob=False)
     result = SeedResult(seed, backend, examples, run_steps)
     before = dict(fuzz_machine.STATS)
     actions_before = dict(fuzz_machine.STATS["actions"])
