@@ -137,6 +137,11 @@ def _python_state(system: System) -> dict:
     return {"now": system.now, "faucet": dict(system.faucet), "option_tokens": dict(system.option_tokens)}
 
 
+def actions_since(before: dict[str, int]) -> dict[str, int]:
+    """The action counts (STATS["actions"]) added since `before`, a copy taken earlier."""
+    return {k: v - before.get(k, 0) for k, v in STATS["actions"].items() if v != before.get(k, 0)}
+
+
 def fresh_system(backend_name: str) -> System:
     """The deployed protocol in its starting state: deployed once per process and backend,
     then rolled back to that point for every run."""
@@ -1512,4 +1517,4 @@ def machine_class(backend: str = "boa", run_steps: int = 100, csv_path: Path | N
                 {"backend_name": backend, "run_steps": run_steps, "csv_path": csv_path, "digests": digests})
 
 
-__all__ = ["KeelMachine", "machine_class", "fresh_system", "close_worlds", "STATS", "digest"]
+__all__ = ["KeelMachine", "machine_class", "fresh_system", "close_worlds", "STATS", "actions_since", "digest"]

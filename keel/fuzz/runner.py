@@ -110,8 +110,7 @@ def run_seed(backend: str, seed: int, examples: int, run_steps: int, csv_path: s
     result.steps = fuzz_machine.STATS["steps"] - before["steps"] - result.runs
     result.transactions = fuzz_machine.STATS["txs"] - before["txs"]
     result.digests = digests or []
-    result.actions = {k: v - actions_before.get(k, 0) for k, v in fuzz_machine.STATS["actions"].items()
-                      if v != actions_before.get(k, 0)}
+    result.actions = fuzz_machine.actions_since(actions_before)
     return result
 
 

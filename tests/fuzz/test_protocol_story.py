@@ -29,20 +29,23 @@ def machine():
     instance.teardown()
 
 
-def actions_done(before):
-    return {k: v - before.get(k, 0) for k, v in fuzz_machine.STATS["actions"].items() if v != before.get(k, 0)}
+def walk(machine, steps):
+    """Run (rule, arguments) steps, every invariant checked after each; on a failure the
+    walk so far is printed as a story."""
+    for rule, arguments in steps:
+        try:
+            getattr(machine, rule)(**arguments)
+            machine.invariants_hold()
+        except Exception:
+            print("\n".join(fuzz_machine.STORY))
+            raise
 
 
 def test_walk__every_rule_in_turn__invariants_hold_after_each_step(machine):
     before = dict(fuzz_machine.STATS["actions"])
 
     def step(rule, **arguments):
-        try:
-            getattr(machine, rule)(**arguments)
-            machine.invariants_hold()
-        except Exception:
-            print("\n".join(fuzz_machine.STORY))  # the walk so far, as a story
-            raise
+        walk(machine, [(rule, arguments)])
 
     # options first, while prices are calm: a call and a put on WETH, written in full and on margin
     step("create_series", type_index=0, moneyness=-1_000, days=2, is_call=True)
@@ -122,7 +125,7 @@ def test_walk__every_rule_in_turn__invariants_hold_after_each_step(machine):
         for type_index in (0, 1):
             step("claim", pick=holder, type_index=type_index)
 
-    done = actions_done(before)
+    done = fuzz_machine.actions_since(before)
     missing = [rule for rule in RULES_THAT_MUST_SUCCEED if not done.get(f"{rule} ok")]
     assert not missing, f"never went through: {missing}; {done}"
 
@@ -140,16 +143,6 @@ RULES_THAT_MUST_SUCCEED = [
 # ---------------------------------------------------------------- regressions
 # Failures the deep profile found, replayed step by step (the machine's own mistakes in
 # these cases; kept so that the rules stay right).
-
-def walk(machine, steps):
-    for rule, arguments in steps:
-        try:
-            getattr(machine, rule)(**arguments)
-            machine.invariants_hold()
-        except Exception:
-            print("\n".join(fuzz_machine.STORY))
-            raise
-
 
 def test_margin_settle__call_short_on_an_8_decimal_token__pays_whole_units_rounded_up(machine):
     """Deep seed 3: a margined WBTC call settles in the money; the vault pays whole
