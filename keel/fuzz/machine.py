@@ -219,7 +219,7 @@ class KeelMachine(RuleBasedStateMachine):
         self.kusd_held = dict(self.snap.kusd_held)
         self.supply_at_shutdown = 0
         self.put_writes = 0
-        self._margin_checks: dict[tuple[int, int], bool] = {}  # (vault, time) -> engine-liquidatable
+        self._margin_checks: dict[tuple, bool] = {}  # (vault, time) -> engine-liquidatable; ("health", vault, time)
 
     # ------------------------------------------------------------ plumbing
     @property
@@ -552,8 +552,7 @@ class KeelMachine(RuleBasedStateMachine):
         key = (vault_id, self.s.now)
         if key not in self._margin_checks:
             account = self.s.b.storage(self.s.margin.address, [self.s.slot(MARGIN["accounts"], vault_id)])[0]
-            self._margin_checks[key] = ((account >> 160) & 255 == 0
-                                        and not self.s.view(self.s.margin, "health", vault_id)[4])
+            self._margin_checks[key] = (account >> 160) & 255 == 0 and not self._healthy(vault_id)
         return self._margin_checks[key]
 
     def _seize(self, vault_id: int, v, t: int, used: dict[int, int]):
@@ -1042,11 +1041,19 @@ class KeelMachine(RuleBasedStateMachine):
                 return self.pick(preferred, pick)
         return self.pick(accounts, pick)
 
+    def _healthy(self, vault_id: int) -> bool:
+        """The margin module's `health` view says the account meets maintenance margin
+        (read once per account and block time; the cache is cleared every step)."""
+        key = ("health", vault_id, self.s.now)
+        if key not in self._margin_checks:
+            self._margin_checks[key] = self.s.view(self.s.margin, "health", vault_id)[4]
+        return self._margin_checks[key]
+
     def _under_margined(self, vault_id: int) -> bool:
-        """Below maintenance margin (the module's `health` view, at the next block's time
-        only approximately: the rule still predicts nothing from it)."""
+        """Below maintenance margin now (a preference for picking accounts: the rule
+        still predicts nothing from it)."""
         try:
-            return not self.s.view(self.s.margin, "health", vault_id)[4]
+            return not self._healthy(vault_id)
         except BackendError:  # no fresh price: nothing to liquidate anyway
             return False
 
