@@ -29,6 +29,7 @@ SYSTEM_CONTRACTS = (
     "DebtToken", "VaultEngine", "PriceFeed", "ChainlinkAdapter", "MockAggregator", "ManualPriceFeed", "MockToken",
     "DutchAuction", "Liquidator", "VaultLens", "GlobalSettlement",
     "OptionToken", "OptionsHouse", "OptionPricer", "PortfolioMargin",
+    "KeeperTaker", "MockMarket",  # the keeper's flash-take contract and the local test market
 )
 COMPILE_TIMEOUT = 900  # seconds
 

@@ -10,6 +10,8 @@
                                     fuzz throughput, steps per second on each backend
     keel reporter --symbol WETH (--csv FILE | --gbm | --jump SIZE) [--advance-time] [--poke]
                                     push a price path through a PriceFeed's reporters
+    keel keeper [--rpc URL] [--market WETH=0x..] [--dry-run] [--metrics-port P] ...
+                                    the liquidation keeper, until stopped (docs/KEEPER.md)
 
 Results go to stdout, progress lines to stderr. Private keys are never arguments: set
 KEEL_PRIVATE_KEY, or point --keystore (or KEEL_KEYSTORE) at a keystore file and put its
@@ -308,7 +310,8 @@ def cmd_reporter(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keel",
-        description="Keel CDP protocol: deploy, inspect, push oracle prices, demo, gas report and fuzz suite.",
+        description="Keel CDP protocol: deploy, inspect, push oracle prices, run the keeper, demo, gas report "
+                    "and fuzz suite.",
         epilog=f"Signing: {PRIVATE_KEY_ENV}, or --keystore/KEEL_KEYSTORE with {KEYSTORE_PASSWORD_ENV}. "
                "Set KEEL_QUIET=1 to silence progress lines.",
     )
@@ -450,6 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local chains: move the clock by each step's time difference before pushing it")
     rep.add_argument("--poke", action="store_true", help="poke the feed after a push when the delay allows")
     rep.set_defaults(func=cmd_reporter)
+
+    from .keeper.cli import add_parser as add_keeper_parser
+
+    add_keeper_parser(sub)
     return parser
 
 

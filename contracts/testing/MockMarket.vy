@@ -44,6 +44,17 @@ def set_price(new_price: uint256):
 
 
 @external
+@view
+def quote(amount: uint256) -> uint256:
+    """
+    @notice What `sell(amount)` would pay now, WAD debt tokens, rounded down.
+    @param amount Collateral token units.
+    @return Debt tokens, WAD (as `sell`: amount * price // unit).
+    """
+    return amount * self.price // self.unit
+
+
+@external
 def sell(amount: uint256) -> uint256:
     """
     @notice Sell `amount` collateral units (pulled from the caller) for debt tokens.

@@ -1,0 +1,93 @@
+"""What the keeper can get for collateral: pluggable pricing for auction takes.
+
+A :class:`Pricing` answers one question: selling ``amount`` (WAD) of a collateral type
+now, how many debt tokens (WAD) come back?  The keeper takes a lot only when that is
+more than the lot costs plus gas.
+
+- :class:`OraclePricing`: the oracle's price less a safety margin (``margin_bps``);
+  what a keeper with an off-chain outlet (a CEX, an OTC desk) would use;
+- :class:`MarketPricing`: a DEX quote (``quote(units)`` on the market the flash take
+  sells into), the price impact of the lot's size included. A flash take sells there,
+  so this is what it will really get; optionally never above the oracle less a margin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from web3 import Web3
+
+from ..units import WAD
+
+BPS = 10_000
+
+
+class Pricing(Protocol):
+    name: str
+
+    def proceeds(self, collateral_type: int, amount: int) -> int | None:
+        """Debt tokens (WAD) for selling ``amount`` WAD of the type's collateral now;
+        None when this pricing cannot sell it."""
+
+
+@dataclass
+class OraclePricing:
+    """The oracle price x (1 - margin). ``price_of(type) -> (price WAD, fresh)``."""
+
+    price_of: Callable[[int], tuple[int, bool]]
+    margin_bps: int = 300
+    name: str = "oracle"
+
+    def proceeds(self, collateral_type: int, amount: int) -> int | None:
+        price, fresh = self.price_of(collateral_type)
+        if not fresh or price == 0:
+            return None
+        return amount * price // WAD * (BPS - self.margin_bps) // BPS
+
+
+MARKET_ABI = [
+    {"type": "function", "name": "quote", "stateMutability": "view",
+     "inputs": [{"name": "amount", "type": "uint256"}], "outputs": [{"name": "", "type": "uint256"}]},
+    {"type": "function", "name": "sell", "stateMutability": "nonpayable",
+     "inputs": [{"name": "amount", "type": "uint256"}], "outputs": [{"name": "", "type": "uint256"}]},
+]
+
+
+@dataclass
+class MarketPricing:
+    """A DEX quote for the lot's token units (``amount // scale``), less ``margin_bps``
+    for slippage between the read and the take. ``markets``: type -> market address;
+    ``scales``: type -> 10 ** (18 - decimals). ``cap`` (optional) also bounds the
+    answer by another pricing (e.g. the oracle), taking the lower."""
+
+    w3: Web3
+    markets: dict[int, str]
+    scales: dict[int, int]
+    margin_bps: int = 50
+    cap: "Pricing | None" = None
+    name: str = "market"
+    _contracts: dict[int, object] = field(default_factory=dict, repr=False)
+
+    def market(self, collateral_type: int):  # type: ignore[no-untyped-def]
+        if collateral_type not in self._contracts:
+            self._contracts[collateral_type] = self.w3.eth.contract(
+                address=Web3.to_checksum_address(self.markets[collateral_type]), abi=MARKET_ABI)
+        return self._contracts[collateral_type]
+
+    def proceeds(self, collateral_type: int, amount: int) -> int | None:
+        if collateral_type not in self.markets:
+            return None
+        units = amount // self.scales.get(collateral_type, 1)
+        if units == 0:
+            return 0
+        quoted = int(self.market(collateral_type).functions.quote(units).call())  # type: ignore[attr-defined]
+        value = quoted * (BPS - self.margin_bps) // BPS
+        if self.cap is not None:
+            other = self.cap.proceeds(collateral_type, amount)
+            if other is not None:
+                value = min(value, other)
+        return value
+
+
+__all__ = ["Pricing", "OraclePricing", "MarketPricing", "MARKET_ABI", "BPS"]
