@@ -114,6 +114,15 @@ PRIVILEGED = {
         "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
         "accept_ownership": (lambda c: [], NOT_PENDING),
     },
+    # the keeper's flash-take contract (contracts/KeeperTaker.vy)
+    "taker": {
+        "flash_take": (lambda c: [1, WAD, 10**30, c["stranger"], c["spare_token"], 1, 0], MISSING_ROLE),
+        "sweep": (lambda c: [c["spare_token"], c["stranger"], 1], MISSING_ROLE),
+        "on_auction_take": (lambda c: [c["stranger"], 1, 1, b"x"], "taker: not the auction"),
+        "set_roles": (lambda c: [c["stranger"], 1], NOT_OWNER),
+        "transfer_ownership": (lambda c: [c["stranger"]], NOT_OWNER),
+        "accept_ownership": (lambda c: [], NOT_PENDING),
+    },
     "weth_feed": {
         "set_price": (lambda c: [1 * WAD], MISSING_ROLE),
         "set_max_age": (lambda c: [60], MISSING_ROLE),
@@ -141,6 +150,7 @@ USER_ACTIONS = {
     "auction": {"take", "reset", "update_auction_dust"},
     # every step after the shutdown is permissionless
     "settlement": {"settle_vault", "settle_vaults", "cancel_auction", "finalize", "redeem", "claim", "freeze_price"},
+    "taker": set(),
     "weth_feed": set(),
 }
 
@@ -154,7 +164,7 @@ def spare_token(MockToken, admin):
 
 @pytest.fixture(scope="module")
 def world(debt_token, engine, weth, weth_feed, wbtc_feed, listed, weth_type, spare_token, admin, borrower, stranger,
-          treasury, liquidation_system, settlement, options, option_token):
+          treasury, liquidation_system, settlement, options, option_token, KeeperTaker):
     liquidator, auction = liquidation_system["liquidator"], liquidation_system["auction"]
     house, margin = options["house"], options["margin"]
     # a vault with debt, so that a settle_vault the role check let through would change it
@@ -164,15 +174,19 @@ def world(debt_token, engine, weth, weth_feed, wbtc_feed, listed, weth_type, spa
     weth.approve(margin, 2**256 - 1, {"from": borrower})
     account = margin.open_account(weth_type, 10 * WAD, {"from": borrower}).return_value
     margin.write(account, series, WAD, borrower, {"from": borrower})
+    # a keeper's taker holding a stray token, so that a sweep the role check let through moves it
+    taker = KeeperTaker.deploy(auction, debt_token, admin, {"from": admin})
+    taker.set_roles(admin, 1, {"from": admin})
+    spare_token.mint(taker, WAD, {"from": admin})
     # a pending ownership transfer to the treasury on each contract, so accepting has a
     # real pending owner that the stranger is not
-    for contract in (debt_token, engine, weth_feed, liquidator, auction, settlement, house, margin):
+    for contract in (debt_token, engine, weth_feed, liquidator, auction, settlement, house, margin, taker):
         contract.transfer_ownership(treasury, {"from": admin})
     return dict(
         debt_token=debt_token, engine=engine, weth_feed=weth_feed, wbtc_feed=wbtc_feed,
         weth_type=weth_type, spare_token=spare_token, admin=admin, borrower=borrower, stranger=stranger,
         liquidator=liquidator, auction=auction, settlement=settlement, vault_id=vault_id,
-        house=house, margin=margin, option=option_token(series), series=series, account=account,
+        house=house, margin=margin, option=option_token(series), series=series, account=account, taker=taker,
     )
 
 
@@ -181,7 +195,7 @@ def snapshot_state(world):
     liquidator, auction, weth_type = world["liquidator"], world["auction"], world["weth_type"]
     settlement = world["settlement"]
     info = type_info(engine, weth_type)
-    contracts = (token, engine, feed, liquidator, auction, settlement, world["house"], world["margin"])
+    contracts = (token, engine, feed, liquidator, auction, settlement, world["house"], world["margin"], world["taker"])
     return (
         tuple(c.owner() for c in contracts),
         tuple(c.roles(world["stranger"]) for c in contracts),
@@ -201,7 +215,7 @@ def snapshot_state(world):
         tuple(world["margin"].params()), tuple(world["margin"].positions(world["account"])),
         tuple(world["margin"].account(world["account"])), world["option"].totalSupply(),
         world["option"].balanceOf(world["borrower"]), world["option"].balanceOf(world["stranger"]),
-        tuple(engine.vault_position(world["account"])),
+        tuple(engine.vault_position(world["account"])), world["spare_token"].balanceOf(world["taker"]),
     )
 
 
