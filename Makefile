@@ -1,6 +1,7 @@
 # Keel developer entry points. Every target that runs code bootstraps first (fast when warm).
 #   make test [PROFILE=ci|deep] [TEST_ARGS="-k name -x"]
 #   make fuzz [PROFILE=ci|deep] [FUZZ_ARGS="--seed 7"]   whole-protocol fuzzing (docs/INVARIANTS.md)
+#   make keeper-bench                                     keeper benchmark (docs/keeper-benchmark.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := test
@@ -20,7 +21,7 @@ export KEEL_PROFILE := $(PROFILE)
 TEST_ARGS ?=
 FUZZ_ARGS ?=
 
-.PHONY: bootstrap test demo gas fuzz fuzz-bench compile clean distclean
+.PHONY: bootstrap test demo gas fuzz fuzz-bench keeper-bench compile clean distclean
 
 bootstrap:
 	@bash "$(ROOT)/tools/bootstrap.sh"
@@ -45,6 +46,10 @@ fuzz: bootstrap
 # fuzz throughput per backend, written to docs/fuzz-benchmark.md
 fuzz-bench: bootstrap
 	cd "$(ROOT)" && "$(KEEL)" fuzz-bench --out docs/fuzz-benchmark.md
+
+# keeper scan cost and crash clearing at 1,000 and 5,000 vaults, written to docs/keeper-benchmark.md
+keeper-bench: bootstrap
+	cd "$(ROOT)" && "$(KEEL)" keeper-bench --out docs/keeper-benchmark.md
 
 clean:
 	cd "$(ROOT)" && rm -rf build .pytest_cache .hypothesis reports

@@ -41,7 +41,7 @@ from ..units import MAX_UINT256, WAD, from_wad, to_wad
 MAX_STEP = Decimal("0.85")
 BORROWER_ACCOUNTS = (1, 2, 3, 4, 5)  # node accounts that own the book's vaults
 WHALE_ACCOUNT = 0  # the deployer: funds the markets
-GAS_OPEN = 350_000  # gas limit of an open_vault (it uses ~200,000 cold)
+GAS_OPEN = 300_000  # gas limit of an open_vault (it uses ~200,000 cold); 100 fit a 30M block
 
 
 @dataclass
@@ -68,8 +68,8 @@ def deploy_for_crash(w3: Web3, manifest_path: Path | str, config: DeployConfig |
 
 def send_all(w3: Web3, txs: Sequence[dict[str, Any]]) -> list[str]:
     """eth_sendTransaction for node-held accounts, one after the other (each carries its
-    gas, so nothing is estimated); the hashes. (JSON-RPC batches of sends are not safe:
-    anvil may handle a batch's requests concurrently and drop some.)"""
+    gas and nonce, so nothing is estimated); the hashes. (JSON-RPC batches of sends are
+    not safe: anvil may handle a batch's requests concurrently and drop some.)"""
     send = w3.eth.send_transaction
     return [send(tx).to_0x_hex() for tx in txs]  # type: ignore[arg-type]
 
@@ -121,14 +121,19 @@ def open_book(
         nonces[owner] += 1
     started = time.monotonic()
     before = int(engine.functions.vault_count().call())
-    hashes = send_all(w3, txs)
-    # a batch's requests may be handled out of order: later nonces wait in the pool for
-    # the gaps to fill, so wait for the count rather than for the last hash
-    deadline = time.monotonic() + 300
-    after = int(engine.functions.vault_count().call())
-    while after - before < n and time.monotonic() < deadline:
-        time.sleep(0.2)
-        after = int(engine.functions.vault_count().call())
+    # many transactions to a block: with a block per transaction (automine) anvil slows
+    # down and grows its memory with every block (5,000 vaults: minutes and gigabytes)
+    rpc = w3.provider.make_request  # type: ignore[attr-defined]
+    rpc("evm_setAutomine", [False])
+    try:
+        hashes = send_all(w3, txs)
+        deadline = time.monotonic() + 300
+        after = before
+        while after - before < n and time.monotonic() < deadline:
+            rpc("evm_mine", [])
+            after = int(engine.functions.vault_count().call())
+    finally:
+        rpc("evm_setAutomine", [True])
     if after - before != n:
         failed = [h for h in hashes if w3.eth.get_transaction_receipt(h)["status"] == 0][:3]
         raise RuntimeError(f"open_book: {after - before} of {n} vaults opened (failed: {failed})")

@@ -187,7 +187,8 @@ class Keeper:
                                               abi=manifest.abi("KeeperTaker"))
         self.pricing = self._pricing()
         self._margin_params: st.MarginParams | None = None
-        self._approved_margin = False
+        self._allowed: set[tuple[str, str]] = set()  # (token, spender) with an unlimited allowance
+        self._marks: dict[tuple[int, int], int] = {}  # (account, series) -> mark when taken over
         self._eth_price_cache = 0
         self._types: dict[int, st.TypeState] = {}
         self._auction_types: dict[int, int] = {}  # auction id -> collateral type (from status reads)
@@ -274,7 +275,9 @@ class Keeper:
         self._auction_types.update((s.auction_id, s.collateral_type) for s in out if s.active)
         return out
 
-    def read_margin(self, vault_ids: list[int]) -> list[st.MarginAccount]:
+    def read_margin(self, vault_ids: list[int], now: int) -> list[st.MarginAccount]:
+        """Health, ramp and positions of each account; the ramp and mark prices of the
+        positions of unhealthy accounts whose ramp runs (two batches)."""
         if not vault_ids:
             return []
         margin = self.client.margin
@@ -283,17 +286,49 @@ class Keeper:
             names = [c["name"] for c in margin.functions.params().abi["outputs"][0]["components"]]
             p = dict(zip(names, params))
             self._margin_params = st.MarginParams(int(p["ramp_seconds"]), int(p["max_bonus_bps"]))
+        ramp_seconds = self._margin_params.ramp_seconds
         calls: list[Any] = []
         for v in vault_ids:
-            calls += [margin.functions.health(v), margin.functions.account(v)]
+            calls += [margin.functions.health(v), margin.functions.account(v), margin.functions.positions(v)]
         answers = batch_call(self.w3, calls)
-        names = struct_fields(margin, "health")
-        out = []
+        health_names = struct_fields(margin, "health")
+        position_names = struct_fields(margin, "positions")
+        rows = []
+        priced: list[tuple[int, dict[str, Any]]] = []  # (row, position) pairs to price
         for i, v in enumerate(vault_ids):
-            health = _from_struct(MarginHealth, names, answers[2 * i])
-            _owner, _count, started = answers[2 * i + 1]
-            out.append(st.MarginAccount(v, health, int(started)))
+            health = _from_struct(MarginHealth, health_names, answers[3 * i])
+            _owner, _count, started = answers[3 * i + 1]
+            positions = [dict(zip(position_names, p)) for p in answers[3 * i + 2]]
+            running = started and now <= int(started) + 2 * ramp_seconds
+            if not health.healthy and running:
+                priced += [(i, p) for p in positions]
+            rows.append((v, health, int(started), positions))
+        price_calls: list[Any] = []
+        for i, p in priced:
+            price_calls += [margin.functions.ramp_price(rows[i][0], p["series_id"]), margin.functions.mark(p["series_id"])]
+        prices = batch_call(self.w3, price_calls) if price_calls else []
+        views: dict[int, list[st.PositionView]] = {}
+        for j, (i, p) in enumerate(priced):
+            views.setdefault(i, []).append(st.PositionView(
+                series_id=int(p["series_id"]), is_call=bool(p["is_call"]), is_short=bool(p["is_short"]),
+                amount=int(p["amount"]), strike=int(p["strike"]), expiry=int(p["expiry"]),
+                ramp=int(prices[2 * j]), mark=int(prices[2 * j + 1]),
+            ))
+        out = []
+        for i, (v, health, started, _positions) in enumerate(rows):
+            record = self.discovery.index.vaults.get(v)
+            collateral_type = record.collateral_type if record else 0
+            t = self._types.get(collateral_type)
+            value = record.collateral * t.price // WAD if record and t else 0
+            out.append(st.MarginAccount(v, health, started, collateral_type, tuple(views.get(i, ())), value))
         return out
+
+    def read_collateral(self, types: dict[int, st.TypeState]) -> dict[int, int]:
+        """The keeper's collateral of each type, WAD (covered calls for short take-overs)."""
+        client = self.client
+        ids = sorted(types)
+        answers = batch_call(self.w3, [client.token(t).functions.balanceOf(self.address) for t in ids])
+        return {t: int(units) * types[t].scale for t, units in zip(ids, answers)}
 
     def economics(self, types: dict[int, st.TypeState], block: Any) -> st.Economics:
         base = int(block.get("baseFeePerGas") or 0)
@@ -336,16 +371,20 @@ class Keeper:
         with_debt = index.vaults_with_debt()
         vaults = self.read_vaults(with_debt)
         statuses = self.read_auctions(sorted(index.auctions))
-        accounts = self.read_margin(sorted(index.accounts)) if self.config.margin and index.accounts else []
+        accounts = self.read_margin(sorted(index.accounts), report.timestamp) if self.config.margin and index.accounts else []
+        holdings = self.read_collateral(types) if any(not a.health.healthy for a in accounts) else {}
         balance = self.client.debt_balance(self.address)
         report.scan_seconds = self.clock() - scan_start
         econ = self.economics(types, block)
         settings = self.config.settings
 
         plan = st.plan_liquidations(vaults, types, econ, settings, global_room=global_room)
+        self.pricing.prefetch((s.collateral_type, st.purchase(s)[0]) for s in statuses
+                              if s.active and not s.needs_reset and s.price)
         st.plan_auctions(statuses, types, self.pricing, econ, settings, balance, plan)
         if accounts and self._margin_params is not None:
-            st.plan_margin(accounts, self._margin_params, report.timestamp, econ, settings, balance, plan)
+            st.plan_margin(accounts, self._margin_params, report.timestamp, econ, settings, balance, plan,
+                           collateral=holdings)
         report.vaults, report.with_debt = len(index.vaults), len(with_debt)
         report.unsafe, report.auctions, report.accounts = plan.unsafe, sum(s.active for s in statuses), len(accounts)
         report.waiting, report.unprofitable, report.no_room = plan.waiting, plan.unprofitable, plan.no_room
@@ -381,6 +420,8 @@ class Keeper:
             return client.margin.functions.start_liquidation(action.vault_id)
         if isinstance(action, st.LiquidateMarginDebt):
             return client.margin.functions.liquidate_debt(action.vault_id, action.amount, me)
+        if isinstance(action, st.TakeOverPosition):
+            return client.margin.functions.liquidate(action.vault_id, action.series_id, action.amount, me)
         raise TypeError(f"unknown action {action!r}")
 
     def _describe(self, action: st.Action) -> dict[str, Any]:
@@ -397,9 +438,6 @@ class Keeper:
     def _execute(self, actions: list[st.Action], report: TickReport) -> list[TxResult]:
         if not actions:
             return []
-        if (not self.config.dry_run and not self._approved_margin
-                and any(isinstance(a, st.LiquidateMarginDebt) for a in actions)):
-            self._approve_margin()
         sent = []
         for action in actions:
             key = action.key
@@ -407,6 +445,8 @@ class Keeper:
                 continue
             fn = self._function(action)
             kind = type(action).__name__
+            if not self.config.dry_run and not self._prepare(action):
+                continue
             if self.config.dry_run:
                 try:
                     gas = self.w3.eth.estimate_gas({"from": self.address, "to": fn.address,
@@ -423,6 +463,7 @@ class Keeper:
                 self.metrics.inc("tx_refused_total")
                 self.cooldown[key] = self.ticks + COOLDOWN_TICKS
                 self.events("refused", action=kind, key=key, reason=exc.reason)
+                self._unwind(action)
                 continue
             except GasPriceTooHigh as exc:
                 self.totals.refused += 1
@@ -444,11 +485,55 @@ class Keeper:
                 time.sleep(0.05)
         return results
 
-    def _approve_margin(self) -> None:
-        token, margin = self.client.debt_token, self.client.margin
-        if int(token.functions.allowance(self.address, margin.address).call()) < 2**200:
-            self.tx.send(token.functions.approve(margin.address, MAX_UINT256), what="approve margin", key="approve-margin")
-        self._approved_margin = True
+    def _allow(self, token: Contract, spender: str) -> None:
+        """An unlimited allowance for ``spender`` (once; margin liquidations pull tokens)."""
+        if (token.address, spender) in self._allowed:
+            return
+        if int(token.functions.allowance(self.address, spender).call()) < 2**200:
+            self.tx.send(token.functions.approve(spender, MAX_UINT256), what=f"approve {spender}",
+                         key=f"approve:{token.address}:{spender}")
+        self._allowed.add((token.address, spender))
+
+    def _prepare(self, action: st.Action) -> bool:
+        """What an action needs sent first: allowances; for a short take-over, the covered
+        options it hands in, written in the house. False if that failed (logged)."""
+        client = self.client
+        try:
+            if isinstance(action, st.LiquidateMarginDebt):
+                self._allow(client.debt_token, client.margin.address)
+            elif isinstance(action, st.TakeOverPosition):
+                self._marks[(action.vault_id, action.series_id)] = action.mark
+                if not action.is_short:
+                    self._allow(client.debt_token, client.margin.address)
+                    return True
+                collateral_type = self.discovery.index.vaults[action.vault_id].collateral_type
+                token = client.token(collateral_type) if action.is_call else client.debt_token
+                self._allow(token, client.house.address)
+                result = self.tx.send(client.house.functions.write(action.series_id, action.amount, self.address),
+                                      what=f"write {action.amount} of series {action.series_id}",
+                                      key=f"write:{action.key}")
+                self._collect([result])
+                if not result.ok:
+                    return False
+        except (KeelTxError, GasPriceTooHigh, TimeoutError) as exc:
+            self.totals.refused += 1
+            self.events("refused", action=type(action).__name__, key=action.key, reason=str(exc)[:200])
+            self.cooldown[action.key] = self.ticks + COOLDOWN_TICKS
+            return False
+        return True
+
+    def _unwind(self, action: st.Action) -> None:
+        """A short take-over refused after its options were written: close them again
+        (the house returns what they locked), so the keeper holds no stray short."""
+        if not (isinstance(action, st.TakeOverPosition) and action.is_short):
+            return
+        try:
+            result = self.tx.send(self.client.house.functions.close(action.series_id, action.amount, self.address),
+                                  what=f"close {action.amount} of series {action.series_id}",
+                                  key=f"close:{action.key}")
+            self._collect([result])
+        except (KeelTxError, GasPriceTooHigh, TimeoutError) as exc:
+            self.events("unwind-failed", key=action.key, reason=str(exc)[:200])
 
     # ------------------------------------------------------------------ accounting
     def _collect(self, results: list[TxResult]) -> list[TxResult]:
@@ -491,9 +576,27 @@ class Keeper:
             if self._margin_or_none() is not None:
                 margin = client.margin
                 for ev in margin.events.LiquidationStarted().process_receipt(receipt, errors=DISCARD):
+                    if ev["args"]["keeper"] != me:
+                        continue
                     self.totals.margin_steps += 1
                     self.metrics.inc("margin_actions_total")
+                for ev in margin.events.PositionLiquidated().process_receipt(receipt, errors=DISCARD):
+                    if ev["args"]["liquidator"] != me:
+                        continue
+                    self.totals.margin_steps += 1
+                    self.metrics.inc("margin_actions_total")
+                    args = ev["args"]
+                    mark = self._marks.get((int(args["vault_id"]), int(args["series_id"])), int(args["price"]))
+                    record = self.discovery.index.vaults.get(int(args["vault_id"]))
+                    price = self._types[record.collateral_type].price if record and record.collateral_type in self._types else 0
+                    held = int(args["amount"]) * mark // WAD  # the short written, or the long bought, at its mark
+                    if args["is_short"]:
+                        self.totals.margin_profit += int(args["collateral"]) * price // WAD - held
+                    else:
+                        self.totals.margin_profit += held - int(args["repaid"])
                 for ev in margin.events.DebtLiquidated().process_receipt(receipt, errors=DISCARD):
+                    if ev["args"]["liquidator"] != me:
+                        continue
                     self.totals.margin_steps += 1
                     self.metrics.inc("margin_actions_total")
                     t_type = self.discovery.index.vaults.get(int(ev["args"]["vault_id"]))

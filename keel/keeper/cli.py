@@ -205,5 +205,26 @@ def add_parser(sub: Any) -> None:
     keeper.add_argument("--summary", metavar="FILE", help="write the final totals as JSON")
     keeper.set_defaults(func=cmd_keeper)
 
+    bench = sub.add_parser(
+        "keeper-bench", help="measure the keeper: scan cost, time to liquidate a crash, gas",
+        description="For each book size, on a fresh embedded Anvil: discovery (cold and from the cache), "
+                    "the cost of one scan (seconds, HTTP requests, JSON-RPC calls), a -40%% crash: seconds "
+                    "from the price drop to the last liquidation and gas per liquidation, then the lots "
+                    "taken (gas per take, bad debt, profit). Markdown on stdout (make keeper-bench: "
+                    "docs/keeper-benchmark.md). A benchmark, not a test.",
+    )
+    bench.add_argument("--vaults", type=int, nargs="+", default=[1_000, 5_000], help="book sizes (default 1000 5000)")
+    bench.add_argument("--out", help="also write the markdown here")
+    bench.set_defaults(func=cmd_keeper_bench)
 
-__all__ = ["add_parser", "cmd_keeper"]
+
+def cmd_keeper_bench(args: argparse.Namespace) -> int:
+    from ..artifacts import ensure_compiled, project_root
+    from .bench import run
+
+    ensure_compiled(project_root())
+    print(run(args.vaults, Path(args.out) if args.out else None), end="")
+    return 0
+
+
+__all__ = ["add_parser", "cmd_keeper", "cmd_keeper_bench"]

@@ -14,11 +14,12 @@ more than the lot costs plus gas.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from web3 import Web3
 
 from ..units import WAD
+from .rpc import batch_call
 
 BPS = 10_000
 
@@ -29,6 +30,9 @@ class Pricing(Protocol):
     def proceeds(self, collateral_type: int, amount: int) -> int | None:
         """Debt tokens (WAD) for selling ``amount`` WAD of the type's collateral now;
         None when this pricing cannot sell it."""
+
+    def prefetch(self, items: Iterable[tuple[int, int]]) -> None:
+        """Get ready to price these (type, amount WAD) pairs (batch the reads)."""
 
 
 @dataclass
@@ -44,6 +48,9 @@ class OraclePricing:
         if not fresh or price == 0:
             return None
         return amount * price // WAD * (BPS - self.margin_bps) // BPS
+
+    def prefetch(self, items: Iterable[tuple[int, int]]) -> None:
+        """Nothing to read: the prices come with the tick's type reads."""
 
 
 MARKET_ABI = [
@@ -68,6 +75,7 @@ class MarketPricing:
     cap: "Pricing | None" = None
     name: str = "market"
     _contracts: dict[int, object] = field(default_factory=dict, repr=False)
+    _quotes: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)  # (type, units) -> quote
 
     def market(self, collateral_type: int):  # type: ignore[no-untyped-def]
         if collateral_type not in self._contracts:
@@ -75,13 +83,26 @@ class MarketPricing:
                 address=Web3.to_checksum_address(self.markets[collateral_type]), abi=MARKET_ABI)
         return self._contracts[collateral_type]
 
+    def prefetch(self, items: Iterable[tuple[int, int]]) -> None:
+        """Quote every (type, amount WAD) in JSON-RPC batches now; :meth:`proceeds` then
+        answers from these quotes (a keeper prices every lot each tick: one round trip,
+        not one per lot). Drops the previous tick's quotes."""
+        self._quotes = {}
+        wanted = sorted({(t, amount // self.scales.get(t, 1)) for t, amount in items if t in self.markets})
+        wanted = [(t, units) for t, units in wanted if units]
+        calls = [self.market(t).functions.quote(units) for t, units in wanted]  # type: ignore[attr-defined]
+        for key, quoted in zip(wanted, batch_call(self.w3, calls)):
+            self._quotes[key] = int(quoted)
+
     def proceeds(self, collateral_type: int, amount: int) -> int | None:
         if collateral_type not in self.markets:
             return None
         units = amount // self.scales.get(collateral_type, 1)
         if units == 0:
             return 0
-        quoted = int(self.market(collateral_type).functions.quote(units).call())  # type: ignore[attr-defined]
+        quoted = self._quotes.get((collateral_type, units))
+        if quoted is None:
+            quoted = int(self.market(collateral_type).functions.quote(units).call())  # type: ignore[attr-defined]
         value = quoted * (BPS - self.margin_bps) // BPS
         if self.cap is not None:
             other = self.cap.proceeds(collateral_type, amount)

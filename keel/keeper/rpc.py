@@ -55,8 +55,15 @@ class CountingProvider(HTTPProvider):
 
 
 def counting_web3(rpc_url: str, timeout: float = 30.0) -> Web3:
-    """A Web3 over a :class:`CountingProvider` (``w3.provider.counters``)."""
-    return Web3(CountingProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    """A Web3 over a :class:`CountingProvider` (``w3.provider.counters``). The chain id is
+    asked once and cached (web3 checks it before every transaction it sends); requests are
+    not retried inside web3."""
+    provider = CountingProvider(rpc_url, request_kwargs={"timeout": timeout}, cache_allowed_requests=True,
+                                cacheable_requests={"eth_chainId"},
+                                # no silent retries inside web3: a failed call fails the tick, which
+                                # the keeper logs and retries itself (it must know the node is down)
+                                exception_retry_configuration=None)
+    return Web3(provider)
 
 
 def counters_of(w3: Web3) -> RpcCounters | None:

@@ -16,8 +16,10 @@ Nothing here talks to a node, so every rule is unit-tested with made-up snapshot
   the on-chain ``min_profit`` (KeeperTaker) is the gas cost, so a take that a rival beat
   or a market that moved reverts and costs only gas;
 - **margin accounts**: start the liquidation ramp of an unhealthy account; once started,
-  repay its debt from the keeper's own debt tokens (``liquidate_debt``) when the ramp's
-  bonus pays for the gas.
+  one step a tick: take over the option position whose ramp price is furthest beyond its
+  Black-Scholes mark (a short: write covered options in the house and hand them in for
+  collateral worth the ramp price; a long: buy it below its mark), else repay its debt
+  from the keeper's own debt tokens (``liquidate_debt``) when the ramp's bonus pays.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ GAS_TAKE_DIRECT = 100_000  # DutchAuction.take paid from the keeper's own debt t
 GAS_RESET = 80_000
 GAS_MARGIN_START = 70_000
 GAS_MARGIN_DEBT = 260_000  # PortfolioMargin.liquidate_debt: two margin checks
+GAS_MARGIN_POSITION = 260_000  # PortfolioMargin.liquidate: two margin checks, a burn or a transfer
+GAS_HOUSE_WRITE = 160_000  # OptionsHouse.write: the keeper's own covered options, for a short takeover
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,47 @@ class LiquidateMarginDebt:
         return f"margin-debt:{self.vault_id}"
 
 
-Action = Liquidate | Take | Reset | StartMarginLiquidation | LiquidateMarginDebt
+@dataclass(frozen=True)
+class TakeOverPosition:
+    """Take over part of an under-margined account's option position on its ramp
+    (``PortfolioMargin.liquidate``). A short: the keeper first writes ``amount`` of the
+    series in full in the house (locking strike x amount debt tokens for a put, the
+    collateral for a call) and hands them in: the account's short closes, the keeper
+    receives collateral worth ``ramp`` per option and keeps a covered short worth ``mark``.
+    A long: the keeper pays ``ramp`` per option (toward the account's debt) and receives
+    options worth ``mark``."""
+
+    vault_id: int
+    series_id: int
+    is_short: bool
+    is_call: bool
+    amount: int  # WAD options
+    ramp: int  # WAD per option, the ramp's price now
+    mark: int  # WAD per option, Black-Scholes
+    locked: int  # WAD the house locks to write them (short), or WAD paid (long)
+    profit: int  # WAD expected after gas
+    gas: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"margin-position:{self.vault_id}:{self.series_id}"
+
+
+Action = Liquidate | Take | Reset | StartMarginLiquidation | LiquidateMarginDebt | TakeOverPosition
+
+
+@dataclass(frozen=True)
+class PositionView:
+    """One option position of a margin account, with the prices a liquidator weighs."""
+
+    series_id: int
+    is_call: bool
+    is_short: bool
+    amount: int  # WAD options
+    strike: int  # WAD
+    expiry: int  # unix s
+    ramp: int  # WAD per option: PortfolioMargin.ramp_price now (0: no ramp)
+    mark: int  # WAD per option: PortfolioMargin.mark
 
 
 @dataclass(frozen=True)
@@ -141,6 +185,9 @@ class MarginAccount:
     vault_id: int
     health: MarginHealth
     started_at: int  # unix s, 0 = no ramp running
+    collateral_type: int = 0
+    positions: tuple[PositionView, ...] = ()
+    collateral_value: int = 0  # WAD debt tokens: the account's collateral at the oracle price
 
 
 @dataclass(frozen=True)
@@ -164,6 +211,7 @@ class Settings:
     min_profit: int = 0  # WAD debt tokens a take must earn beyond gas
     altruistic: bool = False  # liquidate even when the reward does not pay the gas
     debt_reserve: int = 0  # WAD of own debt tokens margin liquidations leave untouched
+    option_edge_bps: int = 200  # a position is taken over only this far beyond its mark
 
 
 def reward_of(t: TypeState, debt: int) -> int:
@@ -279,11 +327,61 @@ def progress_bps(started_at: int, now: int, ramp_seconds: int) -> int:
     return BPS * (now - started_at) // ramp_seconds
 
 
+def plan_position(
+    account: MarginAccount, p: PositionView, now: int, econ: Economics, settings: Settings, balance: int,
+    collateral_balance: int,
+) -> TakeOverPosition | None:
+    """The take-over of one position, or None. ``balance``: the keeper's debt tokens;
+    ``collateral_balance``: its collateral (WAD) of the account's type, which a call short
+    needs to write covered calls. (The collateral a short pays is worth the ramp price per
+    option at the oracle price, by construction.)"""
+    if p.expiry <= now or p.ramp == 0 or p.amount == 0:
+        return None
+    edge = BPS + settings.option_edge_bps
+    spend = max(0, balance - settings.debt_reserve)
+    if p.is_short:
+        # paid ramp per option in collateral, left holding a covered short worth mark
+        if p.ramp * BPS < p.mark * edge:
+            return None
+        # the module pays at most the collateral the account has: never take over more
+        # options than it can pay the ramp price for
+        payable = account.collateral_value * WAD // p.ramp
+        if p.is_call:
+            amount = min(p.amount, collateral_balance, payable)
+            locked = amount
+        else:
+            amount = min(p.amount, spend * WAD // p.strike, payable) if p.strike else 0
+            locked = -(-amount * p.strike // WAD)
+        gas = GAS_HOUSE_WRITE + GAS_MARGIN_POSITION
+    else:
+        # pays ramp per option, gets options worth mark
+        if p.ramp * edge > p.mark * BPS or p.ramp == 0:
+            return None
+        amount = min(p.amount, spend * WAD // p.ramp)
+        locked = -(-amount * p.ramp // WAD)
+        if locked > account.health.debt:  # the module refuses a long worth more than the debt
+            amount = account.health.debt * WAD // p.ramp
+            locked = -(-amount * p.ramp // WAD)
+        gas = GAS_MARGIN_POSITION
+    if amount == 0:
+        return None
+    gap = p.ramp - p.mark if p.is_short else p.mark - p.ramp
+    profit = gap * amount // WAD - econ.cost(gas)
+    if profit <= settings.min_profit:
+        return None
+    return TakeOverPosition(account.vault_id, p.series_id, p.is_short, p.is_call, amount, p.ramp, p.mark, locked,
+                            profit, gas)
+
+
 def plan_margin(
     accounts: Sequence[MarginAccount], params: MarginParams, now: int, econ: Economics, settings: Settings,
-    balance: int, plan: Plan | None = None,
+    balance: int, plan: Plan | None = None, *, collateral: dict[int, int] | None = None,
 ) -> Plan:
+    """Per unhealthy account: start its ramp; once running, one step a tick (each changes
+    the account): the most profitable position take-over, else a debt repayment for the
+    ramp's bonus. ``collateral``: the keeper's collateral balances by type (WAD)."""
     plan = plan or Plan()
+    collateral = dict(collateral or {})
     for account in accounts:
         if account.health.healthy:
             continue
@@ -291,6 +389,18 @@ def plan_margin(
         started = account.started_at
         if started == 0 or now > started + 2 * params.ramp_seconds:
             plan.actions.append(StartMarginLiquidation(account.vault_id))
+            continue
+        candidates = [
+            plan_position(account, p, now, econ, settings, balance, collateral.get(account.collateral_type, 0))
+            for p in account.positions
+        ]
+        best = max((c for c in candidates if c is not None), key=lambda c: c.profit, default=None)
+        if best is not None:
+            plan.actions.append(best)
+            if best.is_short and best.is_call:
+                collateral[account.collateral_type] = collateral.get(account.collateral_type, 0) - best.locked
+            else:
+                balance -= best.locked
             continue
         debt = account.health.debt
         amount = min(debt, max(0, balance - settings.debt_reserve))
@@ -307,7 +417,8 @@ def plan_margin(
 
 
 __all__ = [
-    "Action", "Economics", "Liquidate", "LiquidateMarginDebt", "MarginAccount", "MarginParams", "Plan", "Reset",
-    "Settings", "StartMarginLiquidation", "Take", "TypeState", "plan_auctions", "plan_liquidations", "plan_margin",
-    "plan_take", "progress_bps", "purchase", "reward_of",
+    "Action", "Economics", "Liquidate", "LiquidateMarginDebt", "MarginAccount", "MarginParams", "Plan",
+    "PositionView", "Reset", "Settings", "StartMarginLiquidation", "Take", "TakeOverPosition", "TypeState",
+    "plan_auctions", "plan_liquidations", "plan_margin", "plan_position", "plan_take", "progress_bps", "purchase",
+    "reward_of",
 ]

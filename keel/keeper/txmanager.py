@@ -49,10 +49,13 @@ node-signed transaction is re-sent with the same fields and nonce; if its hash w
 learned, a consumed nonce is matched against the transaction found in the recent blocks.
 Connection errors inside :meth:`~TxManager.poll` are logged; the pending set is kept.
 
-**Journal.**  With ``journal=path`` every change of the pending set is written to a JSON
-file (pending transactions by nonce: key, description, transaction fields, all hashes,
-the signed raw transactions in local-key mode, fees), atomically (a temporary file, then
-``os.replace``).  A new manager on the same journal -- after a crash or a restart -- takes
+**Journal.**  With ``journal=path`` every change of the pending set is appended to a
+JSON-lines file and fsynced before the transaction is broadcast: a ``put`` record per new
+or changed pending transaction (key, description, transaction fields, all hashes, the
+signed raw transactions in local-key mode, fees), a ``drop`` record per resolved one. The
+file is compacted (rewritten atomically: a temporary file, then ``os.replace``) when it
+holds four times more records than pending transactions, and on load; a torn last line
+(a crash mid-write) is ignored.  A new manager on the same journal -- after a crash or a restart -- takes
 the pending transactions back (their nonces and keys stay taken) and resolves them on its
 next poll.  The journal holds no secret: a signed transaction is public once broadcast.
 """
@@ -83,7 +86,7 @@ from keel.tx import KeelTxError, Sender, describe_call, revert_reason
 GWEI = 10**9
 MIN_TIP = 10**7  # 0.01 gwei: the floor for a tip asked from the node
 FALLBACK_TIP = GWEI  # when the node cannot say (no eth_maxPriorityFeePerGas)
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2
 RESULT_CACHE = 1024  # resolved results kept for wait() (by nonce)
 SCAN_BLOCKS = 128  # how far back a consumed nonce's transaction is looked for
 NONCE_RETRIES = 3  # resyncs of the nonce counter per submit
@@ -252,6 +255,30 @@ def _hex(value: Any) -> str:
 
 
 # ---------------------------------------------------------------------------- the manager
+def read_journal(path: Path | str) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+    """(header, pending transactions by nonce as written) of a journal file: version 2 is a
+    header line then ``put`` / ``drop`` records replayed in order (a torn last line, from a
+    crash mid-write, is ignored); version 1 was one JSON object."""
+    try:
+        lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+        header = json.loads(lines[0]) if lines else {}
+        if "pending" in header:  # version 1: the whole pending set in one object
+            return header, {int(n): e for n, e in header["pending"].items()}
+        entries: dict[int, dict[str, Any]] = {}
+        for line in lines[1:]:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                break
+            if record.get("op") == "put":
+                entries[int(record["tx"]["nonce"])] = record["tx"]
+            elif record.get("op") == "drop":
+                entries.pop(int(record["nonce"]), None)
+        return header, entries
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise JournalError(f"cannot read the journal {path}: {exc}") from exc
+
+
 class TxManager:
     """Sends, watches, replaces and resolves one account's transactions (see the module doc).
 
@@ -290,6 +317,8 @@ class TxManager:
         self._next_nonce: int | None = None
         self._chain_id: int | None = None
         self._lock = threading.RLock()
+        self._journaled: dict[int, tuple[Any, ...]] | None = None  # nonce -> signature last written
+        self._journal_records = 0  # records in the journal file
         if self.journal is not None and self.journal.exists():
             self.load_journal()
 
@@ -422,40 +451,73 @@ class TxManager:
         their stuck timer restarts now."""
         if self.journal is None:
             raise JournalError("no journal configured")
-        try:
-            data = json.loads(self.journal.read_text())
-        except (OSError, ValueError) as exc:
-            raise JournalError(f"cannot read the journal {self.journal}: {exc}") from exc
-        if Web3.to_checksum_address(data.get("address", self.address)) != self.address:
-            raise JournalError(f"journal {self.journal} belongs to {data['address']}, not {self.address}")
+        header, entries = read_journal(self.journal)
+        if Web3.to_checksum_address(header.get("address", self.address)) != self.address:
+            raise JournalError(f"journal {self.journal} belongs to {header['address']}, not {self.address}")
         now = self.clock()
         with self._lock:
-            for entry in data.get("pending", {}).values():
+            for entry in entries.values():
                 pending = PendingTx.from_json(entry, sent_at=now)
                 self._pending[pending.nonce] = pending
                 if pending.key is not None:
                     self._by_key[pending.key] = pending.nonce
             if self._pending and self._next_nonce is not None:
                 self._next_nonce = max(self._next_nonce, max(self._pending) + 1)
+            self._compact_journal()
         if self._pending:
             self.log(f"journal: {len(self._pending)} pending transaction(s) taken back "
                      f"(nonces {', '.join(map(str, sorted(self._pending)))})")
 
-    def _write_journal(self) -> None:
+    @staticmethod
+    def _signature(p: PendingTx) -> tuple[Any, ...]:
+        """What can change in a pending transaction (a cheap test for 'rewrite it')."""
+        return (len(p.hashes), len(p.raw), p.replacements, p.unsent, p.max_fee, p.tip, p.first_block)
+
+    def _compact_journal(self) -> None:
+        """Rewrite the journal as a header and one record per pending transaction, atomically."""
         if self.journal is None:
             return
-        data = {
-            "version": JOURNAL_VERSION,
-            "address": self.address,
-            "pending": {str(n): self._pending[n].to_json() for n in sorted(self._pending)},
-        }
         self.journal.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.journal.with_name(f".{self.journal.name}.{os.getpid()}.tmp")
         with open(tmp, "w") as handle:
-            json.dump(data, handle, indent=1)
+            handle.write(json.dumps({"version": JOURNAL_VERSION, "address": self.address}) + "\n")
+            for nonce in sorted(self._pending):
+                handle.write(json.dumps({"op": "put", "tx": self._pending[nonce].to_json()}) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.journal)
+        self._journaled = {n: self._signature(p) for n, p in self._pending.items()}
+        self._journal_records = len(self._pending)
+
+    def _write_journal(self) -> None:
+        """Append what changed in the pending set since the last write (put / drop
+        records, fsynced): a write costs what changed, not the whole set. The file is
+        compacted when it holds many more records than pending transactions."""
+        if self.journal is None:
+            return
+        journaled = self._journaled
+        if journaled is None or not self.journal.exists():
+            self._compact_journal()
+            return
+        records = []
+        for nonce, p in self._pending.items():
+            signature = self._signature(p)
+            if journaled.get(nonce) != signature:
+                records.append({"op": "put", "tx": p.to_json()})
+                journaled[nonce] = signature
+        for nonce in [n for n in journaled if n not in self._pending]:
+            records.append({"op": "drop", "nonce": nonce})
+            del journaled[nonce]
+        if not records:
+            return
+        self._journal_records += len(records)
+        if self._journal_records > 4 * len(self._pending) + 256:
+            self._compact_journal()
+            return
+        with open(self.journal, "a") as handle:
+            handle.write("".join(json.dumps(r) + "\n" for r in records))
+            handle.flush()
+            os.fsync(handle.fileno())
 
     # ------------------------------------------------------------------ building
     def _call_fields(self, fn_or_tx: Any, what: str | None, value: int) -> tuple[dict[str, Any], str]:

@@ -126,7 +126,7 @@ def test_keeper__40pct_crash_on_200_vaults_with_node_restart__liquidates_all_cle
         # mid-run: some lots started, not all done -> stop the node, bring it back
         _wait_for(lambda: len(bk.active_auctions(admin)) >= 10, 180, "lots to be running", proc)
         clock.pause()
-        bk.restart_node(node, down=4.0)
+        bk.restart_node(node, down=6.0)
         clock.resume()
         _wait_for(lambda: not bk.liquidatable(admin, book.vault_ids) and not bk.active_auctions(admin),
                   DEADLINE, "every vault liquidated and every lot ended", proc, interval=1.0)

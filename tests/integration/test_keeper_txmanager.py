@@ -24,6 +24,7 @@ from web3.exceptions import TransactionNotFound
 
 from keel.chain import Anvil, free_port
 from keel.keeper.txmanager import (
+    read_journal,
     REPLACED_BY_OTHER, FeePolicy, GasPriceTooHigh, PendingTx, TxManager, bump,
 )
 from keel.tx import ERROR_SELECTOR, KeelTxError, Sender
@@ -337,7 +338,7 @@ def test_restart__same_journal__pending_tx_resolved_and_nonces_continue(w3, cloc
     assert results[0].tx_hash == sent.hashes[0]
     assert nonce_of(w3, address, "latest") == sent.nonce + 2
     assert again.pending == []
-    assert json.loads(journal.read_text())["pending"] == {}
+    assert read_journal(journal)[1] == {}
 
 
 def test_restart__broadcast_never_confirmed__next_manager_rebroadcasts_same_bytes(node, w3, clock, tmp_path):
@@ -347,7 +348,7 @@ def test_restart__broadcast_never_confirmed__next_manager_rebroadcasts_same_byte
     provider.lose["eth_sendRawTransaction"] = "before"  # the process dies with the send unanswered
     lost = TxManager(Web3(provider), Sender.from_private_key(w3, key), journal=journal, clock=clock)
     sent = lost.submit({"to": RECIPIENT, "value": 1}, key="job")
-    assert json.loads(journal.read_text())["pending"][str(sent.nonce)]["unsent"] is True
+    assert read_journal(journal)[1][sent.nonce]["unsent"] is True
 
     again = TxManager(w3, Sender.from_private_key(w3, key), journal=journal, clock=clock)
     assert again.poll() == []  # re-broadcast at once (automine: mined)
@@ -529,3 +530,21 @@ def test_fee_policy__bump_below_ten_percent__refused():
         FeePolicy(bump_percent=5)
     assert bump(100, 12.5) == 113 and bump(1, 12.5) == 2 and bump(8, 12.5) == 9
     assert bump(int(Decimal(3) * GWEI), 12.5) == 3_375_000_000
+
+
+def test_read_journal__torn_last_line_and_drops__replayed_in_order(tmp_path):
+    """A crash mid-append leaves a torn last line: the records before it stand; a drop
+    removes what an earlier put added."""
+    journal = tmp_path / "journal.json"
+    tx = {"what": "x", "tx": {"to": RECIPIENT}, "hashes": [], "raw": [], "max_fee": 1, "tip": 1, "replacements": 0,
+          "first_block": 0, "unsent": False, "key": None}
+    lines = [
+        json.dumps({"version": 2, "address": RECIPIENT}),
+        json.dumps({"op": "put", "tx": {**tx, "nonce": 4}}),
+        json.dumps({"op": "put", "tx": {**tx, "nonce": 5}}),
+        json.dumps({"op": "drop", "nonce": 4}),
+        json.dumps({"op": "put", "tx": {**tx, "nonce": 6}})[:30],
+    ]
+    journal.write_text("\n".join(lines))
+    header, entries = read_journal(journal)
+    assert header["address"] == RECIPIENT and sorted(entries) == [5]

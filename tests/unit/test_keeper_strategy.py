@@ -238,3 +238,71 @@ def test_economics_cost__rounds_up():
     econ = st.Economics(fee_per_gas=3, eth_price=WAD // 3)
     assert econ.cost(1) == 1  # 3 wei x 1/3 = 1 exactly
     assert st.Economics(fee_per_gas=1, eth_price=1).cost(1) == 1  # 1e-18 wei of kUSD rounds up to 1
+
+
+def position(*, is_short: bool, is_call: bool = False, amount: int = 10 * WAD, ramp: int = 130 * WAD,
+             mark: int = 100 * WAD, expiry: int = 50_000) -> st.PositionView:
+    return st.PositionView(series_id=3, is_call=is_call, is_short=is_short, amount=amount, strike=1_800 * WAD,
+                           expiry=expiry, ramp=ramp, mark=mark)
+
+
+def writer(*positions: st.PositionView, debt: int = 0, collateral_value: int = 10**7 * WAD) -> st.MarginAccount:
+    return st.MarginAccount(7, health(healthy=False, debt=debt), started_at=8_200, collateral_type=1,
+                            positions=positions, collateral_value=collateral_value)
+
+
+def test_plan_margin__short_put_ramp_above_mark__written_and_taken_over_as_far_as_the_balance_goes():
+    account = writer(position(is_short=True))  # collateral worth 130 an option for a short worth 100
+    plan = st.plan_margin([account], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=9_000 * WAD)
+    (action,) = plan.actions
+    assert isinstance(action, st.TakeOverPosition) and action.is_short and not action.is_call
+    assert action.amount == 5 * WAD  # 9,000 kUSD writes 5 puts struck at 1,800
+    assert action.locked == 9_000 * WAD
+    assert action.profit == 30 * 5 * WAD - CHEAP_GAS.cost(st.GAS_HOUSE_WRITE + st.GAS_MARGIN_POSITION)
+
+
+def test_plan_margin__short_ramp_within_edge_of_mark__falls_back_to_debt():
+    account = writer(position(is_short=True, ramp=101 * WAD), debt=500 * WAD)  # 1 % over the mark, edge 2 %
+    plan = st.plan_margin([account], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=9_000 * WAD)
+    (action,) = plan.actions
+    assert isinstance(action, st.LiquidateMarginDebt) and action.amount == 500 * WAD
+
+
+def test_plan_margin__short_call_without_collateral__not_taken_over():
+    account = writer(position(is_short=True, is_call=True))
+    plan = st.plan_margin([account], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=10**6 * WAD)
+    assert plan.actions == []
+    plan = st.plan_margin([account], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=0,
+                          collateral={1: 4 * WAD})
+    (action,) = plan.actions
+    assert action.is_call and action.amount == 4 * WAD and action.locked == 4 * WAD
+
+
+def test_plan_margin__long_below_mark__bought_up_to_the_account_debt():
+    account = writer(position(is_short=False, ramp=80 * WAD), debt=400 * WAD)
+    plan = st.plan_margin([account], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=10**6 * WAD)
+    (action,) = plan.actions
+    assert not action.is_short and action.amount == 5 * WAD and action.locked == 400 * WAD  # debt caps it
+    assert action.profit == 20 * 5 * WAD - CHEAP_GAS.cost(st.GAS_MARGIN_POSITION)
+
+
+def test_plan_margin__expired_series_or_no_ramp_price__left_to_settlement():
+    account = writer(position(is_short=True, expiry=9_000), position(is_short=True, ramp=0))
+    plan = st.plan_margin([account], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=10**6 * WAD)
+    assert plan.actions == []
+
+
+def test_plan_margin__two_positions__the_more_profitable_first():
+    small = position(is_short=True, ramp=110 * WAD)
+    large = replace(position(is_short=False, ramp=50 * WAD), series_id=4)
+    plan = st.plan_margin([writer(small, large, debt=10**6 * WAD)], PARAMS, now=10_000, econ=CHEAP_GAS,
+                          settings=SETTINGS, balance=10**6 * WAD)
+    (action,) = plan.actions
+    assert action.series_id == 4
+
+
+def test_plan_margin__short_worth_more_than_the_account_collateral__only_what_it_can_pay_for():
+    account = writer(position(is_short=True), collateral_value=390 * WAD)  # pays 130 an option: 3 of them
+    plan = st.plan_margin([account], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=10**6 * WAD)
+    (action,) = plan.actions
+    assert action.amount == 3 * WAD
