@@ -479,10 +479,12 @@ class Keeper:
             return []
         deadline = self.clock() + self.config.tx_wait
         results: list[TxResult] = []
+        pause = 0.05  # each poll asks for every pending receipt: back off to 1 s
         while self.tx.pending and self.clock() < deadline:
             results += self._collect(self.tx.poll())
             if self.tx.pending:
-                time.sleep(0.05)
+                time.sleep(pause)
+                pause = min(1.0, pause * 2)
         return results
 
     def _allow(self, token: Contract, spender: str) -> None:
