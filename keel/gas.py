@@ -62,6 +62,7 @@ LIQUIDATION_ROWS: dict[str, tuple[int | None, str, Decimal | None, int | None]] 
     "partial take": (120_352, "Maker Clipper.take", Decimal("0.7"), None),
     "finishing take (leftover returned)": (148_136, "Maker Clipper.take", Decimal("0.7"), None),
     "flash take (FlashTaker callback)": (None, "", None, None),
+    "keeper flash take (KeeperTaker: take, sell on a market, profit out)": (None, "", None, None),
     "reset": (111_963, "Maker Clipper.redo", Decimal("0.7"), None),
 }
 #: option rows: operation -> (Opyn Gamma's figure, its name, target ratio, absolute target gas)
@@ -287,15 +288,24 @@ def measure(
         keeper.open_vault(COLLATERAL, 500 * scale, to_wad("200000"))  # kUSD to buy with; WETH held
         borrow = int(Decimal(VICTIM_DEPOSIT) * oracle_price / VICTIM_RATIO) // WAD * WAD
         victims = [victim.open_vault(COLLATERAL, int(Decimal(VICTIM_DEPOSIT) * scale), borrow).vault_id
-                   for _ in range(6 + BATCH_SIZE)]
-        warm_partial, warm_flash, warm_reset, lot_take, lot_flash, lot_reset = victims[:6]
-        batch = victims[6:]
+                   for _ in range(8 + BATCH_SIZE)]
+        warm_partial, warm_flash, warm_reset, lot_take, lot_flash, lot_reset, warm_keeper, lot_keeper = victims[:8]
+        batch = victims[8:]
         flash_art = load_artifact("FlashTaker", root)
         flash_address = Web3.to_checksum_address(deployer.deploy(
             flash_art.abi, flash_art.bytecode, admin.auction.address, admin.engine.address,
             what="deploy FlashTaker")["contractAddress"])
         flash = w3.eth.contract(address=flash_address, abi=flash_art.abi)
         keeper.transfer_debt_token(flash_address, to_wad("50000"))
+        # the keeper bot's contract (owned by the keeper, ROLE_KEEPER) and a market to sell into
+        keeper_sender = deployer.with_address(keeper.address)
+        taker_art, market_art = load_artifact("KeeperTaker", root), load_artifact("MockMarket", root)
+        taker_address = Web3.to_checksum_address(keeper_sender.deploy(
+            taker_art.abi, taker_art.bytecode, admin.auction.address, admin.debt_token.address, keeper.address,
+            what="deploy KeeperTaker")["contractAddress"])
+        taker = w3.eth.contract(address=taker_address, abi=taker_art.abi)
+        keeper._tx(taker.functions.set_roles(keeper.address, 1))
+        token = admin.collateral(COLLATERAL)
         # the crash: reported and poked, then an hour later poked again (the delay): current
         oracle_price = int(Decimal(oracle_price) * LIQUIDATION_DROP)
         for _ in range(2):
@@ -303,6 +313,10 @@ def measure(
             refresh(oracle_price)
         if not keeper.is_liquidatable(lot_take):
             raise RuntimeError("gas: the victim vaults are not liquidatable after the drop")
+        market_address = Web3.to_checksum_address(deployer.deploy(
+            market_art.abi, market_art.bytecode, token.token, admin.debt_token.address, token.decimals,
+            oracle_price, what="deploy MockMarket")["contractAddress"])
+        keeper.transfer_debt_token(market_address, to_wad("50000"))
 
         def after(seconds: int) -> None:
             clock.next_block(seconds)
@@ -323,13 +337,20 @@ def measure(
             st = keeper.auction_status(auction_id)
             return int(keeper._tx(flash.functions.flash_take(auction_id, st.lot, st.price))["gasUsed"])
 
+        def keeper_take(auction_id: int) -> int:
+            st = keeper.auction_status(auction_id)
+            fn = taker.functions.flash_take(auction_id, st.lot, st.price, market_address, token.token,
+                                            10 ** (18 - token.decimals), 1)
+            return int(keeper._tx(fn)["gasUsed"])
+
         # warm-up: three lots; a partial and a finishing take, a flash take, a reset
         clock.next_block(TX_SPACING)
-        warm_lots = [lot_of(keeper.liquidate(v)) for v in (warm_partial, warm_flash, warm_reset)]
+        warm_lots = [lot_of(keeper.liquidate(v)) for v in (warm_partial, warm_flash, warm_reset, warm_keeper)]
         after(TAKE_WAIT)
         take_half(warm_lots[0])
         take_rest(warm_lots[0])
         flash_take(warm_lots[1])
+        keeper_take(warm_lots[3])
         # measured: fresh price, then the liquidations
         new_hour()
         refresh(oracle_price)
@@ -337,7 +358,7 @@ def measure(
         liq: dict[str, int] = {}
         receipt = keeper.liquidate(lot_take)
         liq["liquidate"] = int(receipt["gasUsed"])
-        lots = [lot_of(receipt)] + [lot_of(keeper.liquidate(v)) for v in (lot_flash, lot_reset)]
+        lots = [lot_of(receipt)] + [lot_of(keeper.liquidate(v)) for v in (lot_flash, lot_reset, lot_keeper)]
         receipt = keeper.liquidate_many(batch)
         if len(keeper.liquidated(receipt)) != BATCH_SIZE:
             raise RuntimeError("gas: the batch did not liquidate every vault")
@@ -346,6 +367,7 @@ def measure(
         liq["partial take"] = take_half(lots[0])
         liq["finishing take (leftover returned)"] = take_rest(lots[0])
         liq["flash take (FlashTaker callback)"] = flash_take(lots[1])
+        liq["keeper flash take (KeeperTaker: take, sell on a market, profit out)"] = keeper_take(lots[3])
         after(RESET_WAIT)
         keeper.reset(warm_lots[2])
         clock.next_block(TX_SPACING)
@@ -402,6 +424,8 @@ def measure(
             "PortfolioMargin": manifest.address("PortfolioMargin"),
             "OptionPricer": manifest.address("OptionPricer"),
             "FlashTaker": flash_address,
+            "KeeperTaker": taker_address,
+            "MockMarket": market_address,
         }
         report.compiler = f"Vyper {load_artifact('VaultEngine', root).compiler_version}"
         for name in deployable_names(root):
@@ -600,7 +624,10 @@ def render_markdown(report: GasReport) -> str:
         f"{TAKE_WAIT} s later a *partial take* (half the lot) and the *finishing take* (meets the target, "
         "returns the leftover into the vault); a *flash take* by "
         "contracts/testing/FlashTaker (MODE_PAY, funded with kUSD: collateral out first, a callback, "
-        "then payment); a *reset* of a lot below cusp (0.4) x its start price. Takes and reset are "
+        "then payment); a *keeper flash take*: the keeper bot's contracts/KeeperTaker.vy buys the whole "
+        "lot, sells the WETH on a MockMarket at the oracle price inside the callback, pays and sends the "
+        "profit to the keeper (docs/KEEPER.md); a *reset* of a lot below cusp (0.4) x its start price. "
+        "Takes and reset are "
         "compared with MakerDAO's Clipper (target 0.7x), liquidate with Dog.bark (0.6x).",
         "- Option rows (docs/OPTIONS.md), after the liquidation rows, on the same chain. Two writers, each "
         "with a WETH vault for kUSD: the first lists and writes every series first (the house's counter "

@@ -15,17 +15,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from web3 import Web3
 from web3.contract.contract import Contract
-from web3.logs import DISCARD
 
 from .. import log as _log
 from ..artifacts import load_artifact
@@ -64,6 +64,23 @@ def crash_config(*, type_limit: Decimal = Decimal(5_000_000), global_limit: Deci
 def deploy_for_crash(w3: Web3, manifest_path: Path | str, config: DeployConfig | None = None,
                      log: Callable[[str], None] = _log.silent) -> Manifest:
     return deploy_system(w3, Sender.unlocked(w3, 0), config or crash_config(), manifest_path, force=True, log=log)
+
+
+@contextlib.contextmanager
+def crash_chain(directory: Path, *, config: DeployConfig | None = None, anvil_args: Sequence[str] = (),
+                log: Callable[[str], None] = _log.silent) -> Iterator[tuple[Any, KeelClient]]:
+    """An embedded Anvil (12 accounts, a free port) with Keel deployed for a crash (manifest
+    in ``directory``): yields (the node, a client of the deployer's, node-signed)."""
+    from ..chain import Anvil, free_port
+
+    node = Anvil(port=free_port(), accounts=12, extra_args=anvil_args)
+    node.start()
+    try:
+        w3 = node.w3
+        manifest = deploy_for_crash(w3, Path(directory) / "manifest.json", config, log=log)
+        yield node, KeelClient(w3, manifest, Sender.unlocked(w3, 0))
+    finally:
+        node.stop()
 
 
 def send_all(w3: Web3, txs: Sequence[dict[str, Any]]) -> list[str]:
@@ -277,7 +294,8 @@ def active_auctions(client: KeelClient) -> list[int]:
 
 
 __all__ = [
-    "Book", "ChainClock", "active_auctions", "crash", "crash_config", "deploy_for_crash", "deploy_markets",
+    "Book", "ChainClock", "active_auctions", "crash", "crash_chain", "crash_config", "deploy_for_crash",
+    "deploy_markets",
     "liquidatable", "market", "open_book", "restart_node", "send_all",
 ]
 

@@ -206,7 +206,8 @@ class Keeper:
         if self.config.pricing != "market":
             raise ValueError(f"pricing {self.config.pricing!r}: market or oracle")
         scales = {e.collateral_type: 10 ** (18 - e.decimals) for e in self.client.manifest.collateral}
-        return MarketPricing(self.w3, dict(self.config.markets), scales, self.config.slippage_bps)
+        # types without a market are taken with the keeper's own debt tokens, priced by the oracle
+        return MarketPricing(self.w3, dict(self.config.markets), scales, self.config.slippage_bps, fallback=oracle)
 
     def _price_of(self, collateral_type: int) -> tuple[int, bool]:
         t = self._types.get(collateral_type)
@@ -363,7 +364,7 @@ class Keeper:
         report.results += self._collect(self.tx.poll())
         block = self.w3.eth.get_block("latest")
         report.block, report.timestamp = int(block["number"]), int(block["timestamp"])
-        self.discovery.sync(report.block)
+        applied = self.discovery.sync(report.block)
         index = self.discovery.index
         scan_start = self.clock()
         self._types, global_room = self.read_types()
@@ -391,7 +392,8 @@ class Keeper:
         report.planned = len(plan.actions)
 
         report.results += self._execute(plan.actions, report)
-        self.discovery.save()
+        if applied or self.ticks % 30 == 1:  # the cache on disk: when it changed, else now and then
+            self.discovery.save()
         after = counters.snapshot() if counters else (0, 0)
         report.http_requests, report.rpc_calls = after[0] - before[0], after[1] - before[1]
         report.seconds = self.clock() - started

@@ -66,13 +66,15 @@ class MarketPricing:
     """A DEX quote for the lot's token units (``amount // scale``), less ``margin_bps``
     for slippage between the read and the take. ``markets``: type -> market address;
     ``scales``: type -> 10 ** (18 - decimals). ``cap`` (optional) also bounds the
-    answer by another pricing (e.g. the oracle), taking the lower."""
+    answer by another pricing (e.g. the oracle), taking the lower; ``fallback`` prices the
+    types without a market."""
 
     w3: Web3
     markets: dict[int, str]
     scales: dict[int, int]
     margin_bps: int = 50
     cap: "Pricing | None" = None
+    fallback: "Pricing | None" = None  # for types without a market (the keeper takes those with its own tokens)
     name: str = "market"
     _contracts: dict[int, object] = field(default_factory=dict, repr=False)
     _quotes: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)  # (type, units) -> quote
@@ -96,7 +98,7 @@ class MarketPricing:
 
     def proceeds(self, collateral_type: int, amount: int) -> int | None:
         if collateral_type not in self.markets:
-            return None
+            return self.fallback.proceeds(collateral_type, amount) if self.fallback is not None else None
         units = amount // self.scales.get(collateral_type, 1)
         if units == 0:
             return 0

@@ -9,7 +9,7 @@ JSON-RPC calls so that the benchmark can report what a scan costs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from eth_utils.abi import get_abi_output_types
@@ -31,6 +31,7 @@ class RpcError(RuntimeError):
 class RpcCounters:
     http_requests: int = 0  # round trips to the node
     rpc_calls: int = 0  # JSON-RPC calls (a batch request carries many)
+    by_method: dict[str, int] = field(default_factory=dict)  # JSON-RPC calls per method
 
     def snapshot(self) -> tuple[int, int]:
         return self.http_requests, self.rpc_calls
@@ -44,14 +45,19 @@ class CountingProvider(HTTPProvider):
         self.counters = RpcCounters()
 
     def make_request(self, method: Any, params: Any) -> Any:
-        self.counters.http_requests += 1
-        self.counters.rpc_calls += 1
+        self._count(1, [method])
         return super().make_request(method, params)
 
     def make_batch_request(self, batch_requests: Any) -> Any:
-        self.counters.http_requests += 1
-        self.counters.rpc_calls += len(batch_requests)
+        self._count(1, [method for method, _params in batch_requests])
         return super().make_batch_request(batch_requests)
+
+    def _count(self, http: int, methods: list[Any]) -> None:
+        counters = self.counters
+        counters.http_requests += http
+        counters.rpc_calls += len(methods)
+        for method in methods:
+            counters.by_method[str(method)] = counters.by_method.get(str(method), 0) + 1
 
 
 def counting_web3(rpc_url: str, timeout: float = 30.0) -> Web3:

@@ -1108,7 +1108,7 @@ TABLE_ROW = {
     "DebtToken": "debt_token", "VaultEngine": "engine", "Liquidator": "liquidator", "DutchAuction": "auction",
     "GlobalSettlement": "settlement", "OptionsHouse": "house", "PortfolioMargin": "margin", "OptionToken": "option",
     "ManualPriceFeed": "weth_feed", "PriceFeed": "price_feed", "ChainlinkAdapter": "chainlink_adapter",
-    "VaultLens": None, "OptionPricer": None, "Multicall": None,
+    "KeeperTaker": "taker", "VaultLens": None, "OptionPricer": None, "Multicall": None,
 }
 EXTRA_CASES = [(c, f) for c, functions in EXTRA_PRIVILEGED.items() for f in functions]
 

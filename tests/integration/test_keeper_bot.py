@@ -23,10 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from web3.logs import DISCARD
 
-from keel.chain import Anvil, free_port
-from keel.client import KeelClient
 from keel.keeper import book as bk
 from keel.tx import Sender
 
@@ -53,20 +50,14 @@ def _events(path: Path) -> list[dict]:
 def crash_world(tmp_path_factory):
     """A node with state on disk, Keel deployed, 200 vaults, a market per type, a funded keeper."""
     tmp = tmp_path_factory.mktemp("keeper-bot")
-    node = Anvil(port=free_port(), accounts=12, extra_args=["--state", str(tmp / "anvil-state.json")])
-    node.start()
-    try:
-        w3 = node.w3
-        manifest = bk.deploy_for_crash(w3, tmp / "manifest.json")
-        admin = KeelClient(w3, manifest, Sender.unlocked(w3, 0))
+    with bk.crash_chain(tmp, anvil_args=["--state", str(tmp / "anvil-state.json")]) as (node, admin):
+        w3 = admin.w3
         book = bk.open_book(admin, VAULTS, seed=8)
         markets = bk.deploy_markets(admin, 20_000_000 * WAD)
         keeper = Sender.from_private_key(w3, KEEPER_KEY)
         Sender.unlocked(w3, 0).send({"to": keeper.address, "value": 100 * WAD})
         yield {"node": node, "tmp": tmp, "admin": admin, "book": book, "markets": markets, "keeper": keeper,
                "manifest_path": tmp / "manifest.json"}
-    finally:
-        node.stop()
 
 
 def _start_keeper(world: dict, log_path: Path, summary: Path) -> subprocess.Popen:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from keel.chain import Anvil, free_port, increase_time, latest_timestamp
+from keel.chain import increase_time, latest_timestamp
 from keel.client import KeelClient, OptionsClient, next_expiry
 from keel.keeper import book as bk
 from keel.keeper.bot import EventLog, Keeper, KeeperConfig
@@ -28,12 +28,8 @@ PUTS = 20 * WAD
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("keeper-margin")
-    node = Anvil(port=free_port(), accounts=12)
-    node.start()
-    try:
-        w3 = node.w3
-        manifest = bk.deploy_for_crash(w3, tmp / "manifest.json")
-        admin = KeelClient(w3, manifest, Sender.unlocked(w3, 0))
+    with bk.crash_chain(tmp) as (node, admin):
+        w3, manifest = admin.w3, admin.manifest
         writer = OptionsClient(KeelClient(w3, manifest, Sender.unlocked(w3, 6)))
         price, _ = admin.price("WETH")
         writer.client.mint_collateral("WETH", 10 * WAD)
@@ -51,8 +47,6 @@ def world(tmp_path_factory):
         admin.open_vault("WETH", 100 * WAD, 40_000 * WAD)
         admin.transfer_debt_token(keeper.address, 40_000 * WAD)
         yield {"node": node, "tmp": tmp, "admin": admin, "writer": writer, "account": account, "series": series}
-    finally:
-        node.stop()
 
 
 def test_keeper__under_margined_writer__ramp_started_debt_repaid_puts_taken_over(world):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from keel.chain import Anvil, free_port, increase_time, rpc_request
+from keel.chain import free_port, increase_time, rpc_request
 from keel.client import KeelClient
 from keel.keeper import book as bk
 from keel.keeper.bot import EventLog, Keeper, KeeperConfig, ensure_taker
@@ -36,20 +36,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def world(tmp_path_factory):
     """20 vaults, half unsafe after a 40 % fall made current before any keeper looks."""
     tmp = tmp_path_factory.mktemp("keeper-race")
-    node = Anvil(port=free_port(), accounts=12)
-    node.start()
-    try:
-        w3 = node.w3
-        manifest = bk.deploy_for_crash(w3, tmp / "manifest.json")
-        admin = KeelClient(w3, manifest, Sender.unlocked(w3, 0))
+    with bk.crash_chain(tmp) as (node, admin):
+        w3 = admin.w3
         book = bk.open_book(admin, 20, seed=3)
         markets = bk.deploy_markets(admin, 2_000_000 * WAD)
         for key in RIVAL_KEYS.values():
             Sender.unlocked(w3, 0).send({"to": Sender.from_private_key(w3, key).address, "value": 10 * WAD})
         bk.crash(admin, Decimal("0.6"), markets)
         yield {"node": node, "tmp": tmp, "admin": admin, "book": book, "markets": markets}
-    finally:
-        node.stop()
 
 
 def _keeper(world: dict, name: str, **changes) -> Keeper:

@@ -587,6 +587,17 @@ def positions(liquidation_system, engine, weth_feed, weth_type, keeper, borrower
     return ids
 
 
+@pytest.fixture
+def lot(liquidation_system, positions, keeper):
+    """The borrower's WETH vault liquidated (auction 1: 10 WETH starting at 1,680, falling
+    to 0 over an hour) in a block at a known time (``start``)."""
+    s = dict(liquidation_system, **positions)
+    tx = s["liquidator"].liquidate(s["unsafe"], keeper, {"from": keeper})
+    s["auction_id"] = tx.return_value
+    s["start"] = tx.timestamp
+    return s
+
+
 # ------------------------------------------------------------------ shutdown and global settlement
 ENGINE_ROLE_SETTLEMENT = 64  # VaultEngine: shutdown, settle_vault, settle_lot, settlement_release
 AUCTION_ROLE_SETTLEMENT = 4  # DutchAuction: shut_down, cancel

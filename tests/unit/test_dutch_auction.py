@@ -39,16 +39,6 @@ def exp_curve(liquidation_system, admin):
     return 2
 
 
-@pytest.fixture
-def lot(liquidation_system, positions, keeper):
-    """The borrower's vault liquidated (auction 1) in a block at a known time."""
-    s = dict(liquidation_system, **positions)
-    tx = s["liquidator"].liquidate(s["unsafe"], keeper, {"from": keeper})
-    s["auction_id"] = tx.return_value
-    s["start"] = tx.timestamp
-    return s
-
-
 def conserved(s):
     return conservation_holds(s["engine"], s["debt_token"], s["weth"], s["weth_type"])
 

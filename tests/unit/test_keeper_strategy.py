@@ -41,7 +41,7 @@ def vault(vault_id: int, *, ratio_pct: int = 140, debt: int = 1_000 * WAD, colla
     )
 
 
-def lot(auction_id: int = 1, *, price: int = 1_100 * WAD, lot_wad: int = 2 * WAD, target: int = 1_130 * WAD,
+def lot_status(auction_id: int = 1, *, price: int = 1_100 * WAD, lot_wad: int = 2 * WAD, target: int = 1_130 * WAD,
         collateral_type: int = 1, needs_reset: bool = False, active: bool = True) -> AuctionStatus:
     return AuctionStatus(
         auction_id=auction_id, active=active, needs_reset=needs_reset, collateral_type=collateral_type,
@@ -123,7 +123,7 @@ def test_plan_liquidations__any_book__within_room_plus_one_part(debts, room):
 
 # ------------------------------------------------------------------ takes
 def test_plan_take__price_below_oracle_less_margin__takes_whole_lot_at_read_price():
-    status = lot(price=1_100 * WAD, lot_wad=2 * WAD, target=5_000 * WAD)  # 2 WETH for 2,200 < 0.97 x 2,400
+    status = lot_status(price=1_100 * WAD, lot_wad=2 * WAD, target=5_000 * WAD)  # 2 WETH for 2,200 < 0.97 x 2,400
     take, why = st.plan_take(status, WETH, ORACLE, CHEAP_GAS, SETTINGS, balance=0)
     assert why == "take" and take is not None
     assert (take.amount, take.max_price, take.owe, take.bought) == (2 * WAD, 1_100 * WAD, 2_200 * WAD, 2 * WAD)
@@ -133,20 +133,20 @@ def test_plan_take__price_below_oracle_less_margin__takes_whole_lot_at_read_pric
 
 
 def test_plan_take__price_above_what_collateral_fetches__waits():
-    status = lot(price=1_190 * WAD)  # 0.97 x 1,200 = 1,164 < 1,190
+    status = lot_status(price=1_190 * WAD)  # 0.97 x 1,200 = 1,164 < 1,190
     take, why = st.plan_take(status, WETH, ORACLE, CHEAP_GAS, SETTINGS, balance=0)
     assert take is None and why.startswith("price above")
 
 
 def test_plan_take__target_below_lot_value__buys_only_what_the_target_needs():
-    status = lot(price=1_000 * WAD, lot_wad=3 * WAD, target=1_500 * WAD)
+    status = lot_status(price=1_000 * WAD, lot_wad=3 * WAD, target=1_500 * WAD)
     take, _ = st.plan_take(status, WETH, ORACLE, CHEAP_GAS, SETTINGS, balance=0)
     assert take is not None and take.owe == 1_500 * WAD and take.bought == 3 * WAD // 2
 
 
 def test_plan_take__direct_without_enough_debt_tokens__refused():
     direct = replace(WETH, flash=False)
-    status = lot(price=1_000 * WAD, lot_wad=WAD)
+    status = lot_status(price=1_000 * WAD, lot_wad=WAD)
     take, why = st.plan_take(status, direct, ORACLE, CHEAP_GAS, SETTINGS, balance=999 * WAD)
     assert take is None and why == "not enough debt tokens"
     take, _ = st.plan_take(status, direct, ORACLE, CHEAP_GAS, SETTINGS, balance=1_000 * WAD)
@@ -154,7 +154,7 @@ def test_plan_take__direct_without_enough_debt_tokens__refused():
 
 
 def test_plan_take__min_profit_setting__raises_the_bar():
-    status = lot(price=1_150 * WAD, lot_wad=WAD, target=5_000 * WAD)  # ~14 kUSD of profit
+    status = lot_status(price=1_150 * WAD, lot_wad=WAD, target=5_000 * WAD)  # ~14 kUSD of profit
     assert st.plan_take(status, WETH, ORACLE, CHEAP_GAS, SETTINGS, 0)[0] is not None
     strict = replace(SETTINGS, min_profit=20 * WAD)
     assert st.plan_take(status, WETH, ORACLE, CHEAP_GAS, strict, 0)[0] is None
@@ -162,7 +162,7 @@ def test_plan_take__min_profit_setting__raises_the_bar():
 
 def test_plan_take__stale_oracle__no_price_no_take():
     stale = OraclePricing(lambda t: (1_200 * WAD, False))
-    take, why = st.plan_take(lot(price=100 * WAD), WETH, stale, CHEAP_GAS, SETTINGS, 0)
+    take, why = st.plan_take(lot_status(price=100 * WAD), WETH, stale, CHEAP_GAS, SETTINGS, 0)
     assert take is None and why == "no price"
 
 
@@ -172,7 +172,7 @@ def test_plan_take__stale_oracle__no_price_no_take():
 def test_purchase__any_lot__never_pays_less_than_the_auction_asks(price, lot_wad, target):
     """The auction's own arithmetic: owe rounds up, capped by the target; the keeper's
     estimate of owe is never below price x bought (it must not under-budget)."""
-    bought, owe = st.purchase(lot(price=price, lot_wad=lot_wad, target=target))
+    bought, owe = st.purchase(lot_status(price=price, lot_wad=lot_wad, target=target))
     assert bought <= lot_wad and owe <= target
     whole = -(-lot_wad * price // WAD)  # the whole lot's price, rounded up
     if whole <= target:
@@ -184,7 +184,7 @@ def test_purchase__any_lot__never_pays_less_than_the_auction_asks(price, lot_wad
 
 
 def test_plan_auctions__needs_reset__reset_only_with_a_fresh_price():
-    statuses = [lot(1, needs_reset=True), lot(2, needs_reset=True, collateral_type=2), lot(3, active=False)]
+    statuses = [lot_status(1, needs_reset=True), lot_status(2, needs_reset=True, collateral_type=2), lot_status(3, active=False)]
     types = {1: WETH, 2: replace(WBTC, fresh=False)}
     plan = st.plan_auctions(statuses, types, ORACLE, CHEAP_GAS, SETTINGS, balance=0)
     assert plan.actions == [st.Reset(1)]
@@ -192,7 +192,7 @@ def test_plan_auctions__needs_reset__reset_only_with_a_fresh_price():
 
 def test_plan_auctions__direct_takes__share_the_balance():
     direct = {1: replace(WETH, flash=False), 2: WBTC}
-    statuses = [lot(1, price=1_000 * WAD, lot_wad=WAD), lot(2, price=1_000 * WAD, lot_wad=WAD)]
+    statuses = [lot_status(1, price=1_000 * WAD, lot_wad=WAD), lot_status(2, price=1_000 * WAD, lot_wad=WAD)]
     plan = st.plan_auctions(statuses, direct, ORACLE, CHEAP_GAS, SETTINGS, balance=1_500 * WAD)
     assert [a.auction_id for a in plan.actions] == [1]
 
@@ -306,3 +306,11 @@ def test_plan_margin__short_worth_more_than_the_account_collateral__only_what_it
     plan = st.plan_margin([account], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=10**6 * WAD)
     (action,) = plan.actions
     assert action.amount == 3 * WAD
+
+
+def test_market_pricing__type_without_market__falls_back_to_the_oracle():
+    from keel.keeper.pricing import MarketPricing
+
+    pricing = MarketPricing(None, markets={}, scales={1: 1}, fallback=ORACLE)  # type: ignore[arg-type]
+    assert pricing.proceeds(1, 2 * WAD) == ORACLE.proceeds(1, 2 * WAD) == 2_400 * WAD * 9_700 // 10_000
+    assert MarketPricing(None, markets={}, scales={1: 1}).proceeds(1, WAD) is None  # type: ignore[arg-type]
