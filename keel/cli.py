@@ -12,6 +12,8 @@
                                     push a price path through a PriceFeed's reporters
     keel keeper [--rpc URL] [--market WETH=0x..] [--dry-run] [--metrics-port P] ...
                                     the liquidation keeper, until stopped (docs/KEEPER.md)
+    keel simulate [--csv PATH] [--vaults N] [--out DIR]
+                                    replay a price path on a book of vaults with the keeper
 
 Results go to stdout, progress lines to stderr. Private keys are never arguments: set
 KEEL_PRIVATE_KEY, or point --keystore (or KEEL_KEYSTORE) at a keystore file and put its
@@ -455,8 +457,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_reporter)
 
     from .keeper.cli import add_parser as add_keeper_parser
+    from .sim.cli import add_parser as add_simulate_parser
 
     add_keeper_parser(sub)
+    add_simulate_parser(sub)
     return parser
 
 

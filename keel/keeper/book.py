@@ -99,14 +99,17 @@ def open_book(
     ratios: tuple[Decimal, Decimal] = (Decimal("2.0"), Decimal("3.0")),
     sizes: dict[str, tuple[Decimal, Decimal]] | None = None,
     accounts: Sequence[int] = BORROWER_ACCOUNTS,
+    symbols: Sequence[str] | None = None,
     log: Callable[[str], None] = _log.silent,
 ) -> Book:
-    """Open ``n`` vaults, alternating over the collateral types and the borrowers."""
+    """Open ``n`` vaults, alternating over the collateral types (or ``symbols``) and the
+    borrowers; each deposits a size drawn uniformly from ``sizes[symbol]`` (whole units)
+    and borrows at a collateral ratio drawn uniformly from ``ratios``."""
     w3 = client.w3
     rng = random.Random(seed)
     sizes = sizes or {"WETH": (Decimal(1), Decimal(10)), "WBTC": (Decimal("0.05"), Decimal("0.5"))}
     owners = [w3.eth.accounts[i] for i in accounts]
-    entries = list(client.manifest.collateral)
+    entries = [client.manifest.collateral_entry(s) for s in symbols] if symbols else list(client.manifest.collateral)
     prices = {e.collateral_type: client.price(e.collateral_type)[0] for e in entries}
     plan: list[tuple[str, int, int, int]] = []  # (owner, type, units, borrow WAD)
     need: dict[tuple[str, int], int] = {}
@@ -162,16 +165,18 @@ def open_book(
     return book
 
 
-def deploy_markets(client: KeelClient, funding: int, *, whale: int = WHALE_ACCOUNT) -> dict[int, str]:
+def deploy_markets(client: KeelClient, funding: int, *, whale: int = WHALE_ACCOUNT,
+                   whale_symbol: str | None = None) -> dict[int, str]:
     """A MockMarket per type at the oracle price, each holding ``funding`` WAD debt tokens
-    that a whale borrows against a large WETH vault."""
+    that a whale borrows against a large vault (ratio 3) of ``whale_symbol`` (default: the
+    first type; choose one the scenario does not crash, or the whale is liquidated too)."""
     w3 = client.w3
     whale_sender = Sender.unlocked(w3, whale)
     me = client.as_sender(whale_sender)
     artifact = load_artifact("MockMarket")
     markets: dict[int, str] = {}
     entries = list(client.manifest.collateral)
-    weth = entries[0]
+    weth = client.manifest.collateral_entry(whale_symbol) if whale_symbol else entries[0]
     price, _ = client.price(weth.collateral_type)
     total = funding * len(entries)
     deposit_wad = total * 3 * WAD // price + WAD
