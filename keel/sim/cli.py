@@ -25,6 +25,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                     ratios=(Decimal(args.ratios[0]), Decimal(args.ratios[1])), tick_seconds=args.tick)
     out = Path(args.out)
     write(result, out)
+    if args.report:
+        from .replay import markdown
+
+        Path(args.report).write_text(markdown(result, f"{Path(args.csv).name} on {args.vaults:,} vaults"))
     summary = result.to_json()
     summary.pop("takes")
     print(json.dumps(summary, indent=2))
@@ -56,6 +60,7 @@ def add_parser(sub: Any) -> None:
                      help="collateral ratios drawn uniformly between these (default 1.6 3.0)")
     sim.add_argument("--tick", type=int, default=120, help="chain seconds between keeper ticks (default 120)")
     sim.add_argument("--out", default="reports/simulate", help="output directory (default reports/simulate)")
+    sim.add_argument("--report", metavar="FILE", help="also write a markdown summary here")
     sim.set_defaults(func=cmd_simulate)
 
 
