@@ -20,6 +20,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from .replay import replay, write
 
     ensure_compiled(project_root())
+    if args.runs:
+        return _batch(args)
     path = load_csv(args.csv)
     result = replay(path, vaults=args.vaults, symbol=args.symbol, seed=args.seed,
                     ratios=(Decimal(args.ratios[0]), Decimal(args.ratios[1])), tick_seconds=args.tick)
@@ -38,6 +40,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
           f"of {result.book_debt / WAD:,.0f} borrowed; keeper profit {result.keeper_profit / WAD:,.0f} kUSD. "
           f"Results in {out}/")
     return 0 if result.lots_open_at_end == 0 else 1
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .montecarlo import PathSpec, run_batch, write
+
+    spec = PathSpec(kind=args.path, hours=args.hours, sigma=args.sigma, jump=args.jump,
+                    csv=args.csv if args.path == "csv" else None)
+    batch = run_batch(spec, runs=args.runs, vaults=args.vaults, seed=args.seed, workers=args.workers, tick=args.tick)
+    write(batch, Path(args.out))
+    print(f"{batch.runs} runs of {spec.kind} paths on {batch.vaults} vaults ({batch.seconds:.0f} s, "
+          f"{batch.workers} workers); loss = bad debt left by lots, kUSD")
+    for r in batch.risk:
+        print(f"  {r.alpha:.0%}: VaR {r.var:,.2f}  ES {r.es:,.2f}  (mean {r.mean:,.2f}, worst {r.worst:,.2f})")
+    print(f"results in {args.out}/ (batch.json, losses.csv)")
+    return 0
 
 
 def add_parser(sub: Any) -> None:
@@ -61,6 +78,14 @@ def add_parser(sub: Any) -> None:
     sim.add_argument("--tick", type=int, default=120, help="chain seconds between keeper ticks (default 120)")
     sim.add_argument("--out", default="reports/simulate", help="output directory (default reports/simulate)")
     sim.add_argument("--report", metavar="FILE", help="also write a markdown summary here")
+    batch = sim.add_argument_group("Monte Carlo (--runs N): one loss per path, VaR and ES at 95 % and 99 %")
+    batch.add_argument("--runs", type=int, help="replay this many drawn paths (seeds --seed, --seed + 1, ...)")
+    batch.add_argument("--path", choices=["jump", "gbm", "csv"], default="jump",
+                       help="jump: GBM with one downward jump at a random step (default); gbm; csv: --csv each run")
+    batch.add_argument("--hours", type=int, default=24, help="length of a drawn path (default 24; 30-min points)")
+    batch.add_argument("--sigma", type=float, default=1.2, help="annual volatility of drawn paths (default 1.2)")
+    batch.add_argument("--jump", type=float, default=-0.35, help="the jump of jump paths (default -0.35)")
+    batch.add_argument("--workers", type=int, default=2, help="processes, each with its own node (default 2)")
     sim.set_defaults(func=cmd_simulate)
 
 

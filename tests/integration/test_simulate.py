@@ -30,3 +30,26 @@ def test_replay__black_thursday_on_24_vaults__all_liquidated_no_bad_debt(tmp_pat
     data = json.loads((tmp_path / "out" / "result.json").read_text())
     assert data["bad_debt"] == 0 and data["bad_debt_share"] == 0.0 and len(data["takes"]) == len(result.takes)
     assert (tmp_path / "out" / "takes.csv").read_text().count("\n") == len(result.takes) + 1
+
+
+def test_monte_carlo__jump_paths_on_two_workers__var_and_es_match_the_reference_on_the_same_losses(tmp_path):
+    from fractions import Fraction
+
+    from keel.sim.montecarlo import LEVELS, PathSpec, run_batch
+    from keel.sim.montecarlo import write as write_batch
+    from tests.unit.risk_reference import reference_es, reference_var
+
+    spec = PathSpec(kind="jump", hours=6, jump=-0.4)
+    batch = run_batch(spec, runs=4, vaults=6, seed=3, workers=2, tick=900, log=lambda m: None)
+    assert [x.run for x in batch.losses] == [0, 1, 2, 3] and [x.seed for x in batch.losses] == [3, 4, 5, 6]
+    assert all(x.low < 0.65 for x in batch.losses)  # every path carries the -40 % jump
+    assert all(x.liquidated > 0 and x.lots_open_at_end == 0 for x in batch.losses)
+    samples = [Fraction(str(x.bad_debt)) for x in batch.losses]
+    for level, risk in zip(LEVELS, batch.risk):
+        alpha = Fraction(str(level))
+        assert risk.samples == 4
+        assert risk.var == float(reference_var(samples, alpha))
+        assert risk.es == float(reference_es(samples, alpha))
+    write_batch(batch, tmp_path)
+    rows = (tmp_path / "losses.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("run,seed,low")

@@ -10,35 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as hs
 
 from keel.sim.risk import expected_shortfall, figures, value_at_risk
-
-
-def quantile(values: list[Fraction], u: Fraction) -> Fraction:
-    """The empirical quantile function q(u) = inf {x : F(x) >= u}, u in (0, 1]."""
-    ordered = sorted(values)
-    n = len(ordered)
-    for i, x in enumerate(ordered, start=1):
-        if Fraction(i, n) >= u:
-            return x
-    return ordered[-1]
-
-
-def reference_es(values: list[Fraction], alpha: Fraction) -> Fraction:
-    """(1 / (1 - alpha)) * integral of q(u) du over (alpha, 1], exactly: q is a step
-    function, constant on each ((i - 1) / n, i / n]."""
-    n = len(values)
-    ordered = sorted(values)
-    total = Fraction(0)
-    for i in range(1, n + 1):
-        low, high = max(Fraction(i - 1, n), alpha), Fraction(i, n)
-        if high > low:
-            total += (high - low) * ordered[i - 1]
-    return total / (1 - alpha)
-
-
-def reference_var(values: list[Fraction], alpha: Fraction) -> Fraction:
-    """The smallest sample x with at least alpha of the samples <= x (brute force)."""
-    n = len(values)
-    return min(x for x in values if Fraction(sum(v <= x for v in values), n) >= alpha)
+from tests.unit.risk_reference import reference_es, reference_var
 
 
 @given(
