@@ -30,6 +30,7 @@ SYSTEM_CONTRACTS = (
     "DutchAuction", "Liquidator", "VaultLens", "GlobalSettlement",
     "OptionToken", "OptionsHouse", "OptionPricer", "PortfolioMargin",
     "KeeperTaker", "MockMarket",  # the keeper's flash-take contract and the local test market
+    "ConstantProductMarket",  # the risk simulator's market with price impact
 )
 COMPILE_TIMEOUT = 900  # seconds
 

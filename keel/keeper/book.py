@@ -166,10 +166,11 @@ def open_book(
 
 
 def deploy_markets(client: KeelClient, funding: int, *, whale: int = WHALE_ACCOUNT,
-                   whale_symbol: str | None = None) -> dict[int, str]:
+                   whale_symbol: str | None = None, extra: int = 0) -> dict[int, str]:
     """A MockMarket per type at the oracle price, each holding ``funding`` WAD debt tokens
     that a whale borrows against a large vault (ratio 3) of ``whale_symbol`` (default: the
-    first type; choose one the scenario does not crash, or the whale is liquidated too)."""
+    first type; choose one the scenario does not crash, or the whale is liquidated too);
+    the whale borrows ``extra`` more for itself."""
     w3 = client.w3
     whale_sender = Sender.unlocked(w3, whale)
     me = client.as_sender(whale_sender)
@@ -178,7 +179,7 @@ def deploy_markets(client: KeelClient, funding: int, *, whale: int = WHALE_ACCOU
     entries = list(client.manifest.collateral)
     weth = client.manifest.collateral_entry(whale_symbol) if whale_symbol else entries[0]
     price, _ = client.price(weth.collateral_type)
-    total = funding * len(entries)
+    total = funding * len(entries) + extra
     deposit_wad = total * 3 * WAD // price + WAD
     units = deposit_wad // 10 ** (18 - weth.decimals)
     me.mint_collateral(weth.collateral_type, units)

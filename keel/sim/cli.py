@@ -24,7 +24,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return _batch(args)
     path = load_csv(args.csv)
     result = replay(path, vaults=args.vaults, symbol=args.symbol, seed=args.seed,
-                    ratios=(Decimal(args.ratios[0]), Decimal(args.ratios[1])), tick_seconds=args.tick)
+                    ratios=(Decimal(args.ratios[0]), Decimal(args.ratios[1])), tick_seconds=args.tick,
+                    depth=int(Decimal(args.depth) * WAD) if args.depth else None)
     out = Path(args.out)
     write(result, out)
     if args.report:
@@ -78,6 +79,9 @@ def add_parser(sub: Any) -> None:
     sim.add_argument("--tick", type=int, default=120, help="chain seconds between keeper ticks (default 120)")
     sim.add_argument("--out", default="reports/simulate", help="output directory (default reports/simulate)")
     sim.add_argument("--report", metavar="FILE", help="also write a markdown summary here")
+    sim.add_argument("--depth", help="market impact: the replayed type trades on a constant-product curve "
+                                     "holding this many kUSD (the keeper's sales move its price, which the "
+                                     "reporters then report); default: no impact")
     batch = sim.add_argument_group("Monte Carlo (--runs N): one loss per path, VaR and ES at 95 % and 99 %")
     batch.add_argument("--runs", type=int, help="replay this many drawn paths (seeds --seed, --seed + 1, ...)")
     batch.add_argument("--path", choices=["jump", "gbm", "csv"], default="jump",

@@ -9,7 +9,10 @@
    KeeperTaker) talking to the node over JSON-RPC;
 2. walk the path: the path's *returns* are applied to the deployed price (so a CSV of ETH in
    dollars replays on the WETH type whatever its starting price). At each point the market
-   moves at once (the market leads) and the three reporters report; the PriceFeed's current
+   moves at once (the market leads) and the three reporters report (with ``depth``, the
+   market is a constant-product curve of that many debt tokens: the keeper's sales move
+   its price, the reporters report the moved price at their next report, and the curve is
+   re-balanced to the path at the next point -- the margin-call feedback loop); the PriceFeed's current
    price follows at its pokes, a security-module delay behind (as Maker's OSM did, an hour
    behind, on 12 March 2020). Between points the chain's clock moves ``tick_seconds`` at a
    time and the keeper ticks after each move; reporters re-report every ``report_every``
@@ -95,6 +98,7 @@ def replay(
     tick_seconds: int = 120,
     report_every: int = 600,
     drain_seconds: int = 4 * 3_600,
+    depth: int | None = None,
     directory: Path | None = None,
     log: Callable[[str], None] = _log.progress,
 ) -> ReplayResult:
@@ -109,7 +113,12 @@ def replay(
         # the markets' debt tokens come from a whale's vault of another type (the replayed
         # one falls: a whale of it would be liquidated too, into markets it funds)
         others = [e.symbol for e in manifest.collateral if e.symbol != symbol]
-        markets = bk.deploy_markets(admin, max(1_000_000 * WAD, 3 * book.debt), whale_symbol=others[0] if others else None)
+        funding = max(1_000_000 * WAD, 3 * book.debt, 10 * (depth or 0))
+        markets = bk.deploy_markets(admin, funding, whale_symbol=others[0] if others else None,
+                                    extra=funding if depth else 0)
+        if depth:
+            # the replayed type trades on a curve with price impact instead (funded alike)
+            markets[entry.collateral_type] = _curve_market(admin, entry, start_price, depth, funding)
         kw3 = counting_web3(node.url)
         sender = Sender.from_private_key(kw3, SIM_KEY)
         Sender.unlocked(w3, 0).send({"to": sender.address, "value": 1_000 * WAD})
@@ -138,6 +147,11 @@ def replay(
             result.keeper_ticks += 1
 
         last_report = -report_every
+        def observed(price: int) -> int:
+            """What the reporters see: the path's price, or with a curve, the curve's
+            price now (sales since the last re-balance have moved it: the feedback)."""
+            return int(market.functions.price().call()) if depth else price
+
         for i, (offset, price) in enumerate(scaled):
             owner.transact(market.functions.set_price(price), what="market price")
             reporter.push(symbol, price, poke=True)
@@ -149,7 +163,7 @@ def replay(
                 increase_time(w3, step)
                 now += step
                 if now - last_report >= report_every:
-                    reporter.push(symbol, price, poke=True)
+                    reporter.push(symbol, observed(price), poke=True)
                     last_report = now
                 else:
                     reporter.poke_if_due(symbol)
@@ -164,7 +178,7 @@ def replay(
             increase_time(w3, tick_seconds)
             drained += tick_seconds
             if drained % report_every == 0:
-                reporter.push(symbol, final, poke=True)
+                reporter.push(symbol, observed(final), poke=True)
             else:
                 reporter.poke_if_due(symbol)
             tick()
@@ -194,6 +208,20 @@ def replay(
         result.keeper_gas_wei = keeper.totals.gas_wei
     result.wall_seconds = time.monotonic() - started
     return result
+
+
+def _curve_market(admin: KeelClient, entry: object, price: int, depth: int, funding: int) -> str:
+    """A ConstantProductMarket for ``entry``'s token at ``price`` with ``depth`` WAD on the
+    curve, funded with ``funding`` debt tokens by the whale; its address."""
+    from ..artifacts import load_artifact
+
+    artifact = load_artifact("ConstantProductMarket")
+    owner = Sender.unlocked(admin.w3, bk.WHALE_ACCOUNT)
+    receipt = owner.deploy(artifact.abi, artifact.bytecode, entry.token, admin.debt_token.address,  # type: ignore[attr-defined]
+                           entry.decimals, price, depth, what="deploy ConstantProductMarket")  # type: ignore[attr-defined]
+    address = str(receipt["contractAddress"])
+    admin.as_sender(owner).transfer_debt_token(address, funding)
+    return address
 
 
 def write(result: ReplayResult, out: Path) -> None:

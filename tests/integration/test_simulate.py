@@ -53,3 +53,20 @@ def test_monte_carlo__jump_paths_on_two_workers__var_and_es_match_the_reference_
     write_batch(batch, tmp_path)
     rows = (tmp_path / "losses.csv").read_text().splitlines()
     assert len(rows) == 5 and rows[0].startswith("run,seed,low")
+
+
+def test_replay__market_impact__thin_curve_leaves_bad_debt_deep_curve_none(tmp_path):
+    """The margin-call feedback loop: on a constant-product curve a tenth as deep as the
+    book's debt, the keeper's sales move the price the reporters then report, and lots sell
+    short of their debt or find no buyer; on a curve a thousand times deeper nothing is lost."""
+    path = load_csv(DEFAULT_CSV)
+    thin = replay(path, vaults=8, seed=2, tick_seconds=900, depth=4_000 * WAD, directory=tmp_path / "thin",
+                  log=lambda m: None)
+    deep = replay(path, vaults=8, seed=2, tick_seconds=900, depth=4_000_000 * WAD, directory=tmp_path / "deep",
+                  log=lambda m: None)
+    assert thin.book_debt == deep.book_debt and thin.book_debt > 10 * 4_000 * WAD  # the same book
+    assert deep.lots_open_at_end == 0 and deep.bad_debt == 0
+    # thin: lots the curve cannot absorb sell short of their debt or stay unsold (reset
+    # again and again as they fall through their cusp)
+    assert thin.bad_debt > 0 or thin.lots_open_at_end > 0
+    assert thin.resets > deep.resets
