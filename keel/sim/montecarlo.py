@@ -13,7 +13,7 @@ with one downward jump of ``jump`` at a random step, the merton-style crash), or
 
 from __future__ import annotations
 
-import json
+import contextlib
 import random
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -103,16 +103,11 @@ def run_batch(
     started = time.monotonic()
     batch = BatchResult(spec, runs, vaults, seed, workers)
     jobs = [(spec, run, seed, vaults, tick) for run in range(runs)]
-    if workers <= 1:
-        results = map(_one, jobs)
+    with contextlib.ExitStack() as stack:
+        results = map(_one, jobs) if workers <= 1 else stack.enter_context(ProcessPoolExecutor(workers)).map(_one, jobs)
         for i, loss in enumerate(results, start=1):
             batch.losses.append(loss)
             log(f"run {i}/{runs}: low {loss.low:.2f}, bad debt {loss.bad_debt:,.2f} kUSD ({loss.seconds:.0f} s)")
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for i, loss in enumerate(pool.map(_one, jobs), start=1):
-                batch.losses.append(loss)
-                log(f"run {i}/{runs}: low {loss.low:.2f}, bad debt {loss.bad_debt:,.2f} kUSD ({loss.seconds:.0f} s)")
     samples = [x.bad_debt for x in batch.losses]
     batch.risk = [figures(samples, level) for level in LEVELS]
     batch.seconds = time.monotonic() - started
@@ -120,12 +115,13 @@ def run_batch(
 
 
 def write(batch: BatchResult, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "batch.json").write_text(json.dumps(batch.to_json(), indent=2) + "\n")
-    lines = ["run,seed,low,liquidated,bad_debt_kusd,lots_open_at_end,seconds"]
-    lines += [f"{x.run},{x.seed},{x.low:.6f},{x.liquidated},{x.bad_debt:.6f},{x.lots_open_at_end},{x.seconds:.1f}"
-              for x in batch.losses]
-    (out / "losses.csv").write_text("\n".join(lines) + "\n")
+    """``batch.json`` and ``losses.csv`` in ``out``."""
+    from .replay import write_outputs
+
+    rows = (f"{x.run},{x.seed},{x.low:.6f},{x.liquidated},{x.bad_debt:.6f},{x.lots_open_at_end},{x.seconds:.1f}"
+            for x in batch.losses)
+    write_outputs(out, "batch.json", batch.to_json(), "losses.csv",
+                  "run,seed,low,liquidated,bad_debt_kusd,lots_open_at_end,seconds", rows)
 
 
 __all__ = ["BatchResult", "LEVELS", "PathSpec", "RunLoss", "run_batch", "write"]

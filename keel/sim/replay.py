@@ -34,7 +34,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from .. import log as _log
 from ..chain import increase_time, latest_timestamp
@@ -224,14 +224,19 @@ def _curve_market(admin: KeelClient, entry: object, price: int, depth: int, fund
     return address
 
 
+def write_outputs(out: Path, json_name: str, data: dict, csv_name: str, header: str, rows: Iterable[str]) -> None:
+    """A JSON file and a CSV file (``header`` then ``rows``) in ``out`` (created)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / json_name).write_text(json.dumps(data, indent=2) + "\n")
+    (out / csv_name).write_text("\n".join([header, *rows]) + "\n")
+
+
 def write(result: ReplayResult, out: Path) -> None:
     """``result.json`` and ``takes.csv`` in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "result.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
-    lines = ["offset_s,auction_id,price,oracle,market,collateral,owe"]
-    lines += [f"{t.offset},{t.auction_id},{from_wad(t.price)},{from_wad(t.oracle)},{from_wad(t.market)},"
-              f"{from_wad(t.collateral)},{from_wad(t.owe)}" for t in result.takes]
-    (out / "takes.csv").write_text("\n".join(lines) + "\n")
+    rows = (f"{t.offset},{t.auction_id},{from_wad(t.price)},{from_wad(t.oracle)},{from_wad(t.market)},"
+            f"{from_wad(t.collateral)},{from_wad(t.owe)}" for t in result.takes)
+    write_outputs(out, "result.json", result.to_json(), "takes.csv", "offset_s,auction_id,price,oracle,market,collateral,owe",
+                  rows)
 
 
 def markdown(result: ReplayResult, source: str) -> str:
@@ -278,4 +283,4 @@ def markdown(result: ReplayResult, source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ReplayResult", "TakeRecord", "markdown", "replay", "write"]
+__all__ = ["ReplayResult", "TakeRecord", "markdown", "replay", "write", "write_outputs"]
