@@ -229,13 +229,20 @@ class Keeper:
         return cached
 
     def read_types(self) -> tuple[dict[int, st.TypeState], int]:
-        """Every listed type's price and auction room, in one batch; (types, global room)."""
+        """Every listed type's price and auction room, in one batch with the engine's vault
+        count and the auction's lot count (ids the logs missed join the index); (types,
+        global room)."""
         client = self.client
         entries = list(client.manifest.collateral)
-        calls: list[Any] = []
+        calls: list[Any] = [client.engine.functions.vault_count(), client.auction.functions.auction_count()]
         for e in entries:
             calls += [client.oracle(e.collateral_type).functions.peek(), client.liquidator.functions.room(e.collateral_type)]
         answers = batch_call(self.w3, calls)
+        # ids the logs missed (a node restarted from a state dump may have lost them)
+        added = self.discovery.index.reconcile(int(answers[0]), int(answers[1]))
+        if added:
+            self.events("discovery", message=f"{added} vault or lot ids taken in from the counts (not in the logs)")
+        answers = answers[2:]
         types: dict[int, st.TypeState] = {}
         global_room = MAX_UINT256
         for i, e in enumerate(entries):

@@ -65,15 +65,34 @@ class Index:
     auctions: set[int] = field(default_factory=set)  # running lots
     accounts: set[int] = field(default_factory=set)  # margin accounts (vault ids)
     events: int = 0  # events applied in all
+    auctions_seen: int = 0  # highest lot id known (from events or the auction's count)
 
     def vaults_with_debt(self) -> list[int]:
         return sorted(v for v, r in self.vaults.items() if r.normalized_debt)
+
+    def reconcile(self, vault_count: int, auction_count: int) -> int:
+        """Take in ids the logs did not show (a node that lost logs, e.g. restarted from a
+        state dump; logs from before the start block): vaults 1..vault_count and lots
+        1..auction_count. A new vault is marked 'read me' (debt unknown: the next read
+        learns its figures); a new lot is watched until a status read finds it ended.
+        Returns how many ids were added."""
+        added = 0
+        for vault_id in range(1, vault_count + 1):
+            if vault_id not in self.vaults:
+                self.vaults[vault_id] = VaultRecord(0, 0, 1)
+                added += 1
+        for auction_id in range(self.auctions_seen + 1, auction_count + 1):
+            self.auctions.add(auction_id)
+            added += 1
+        self.auctions_seen = max(self.auctions_seen, auction_count)
+        return added
 
     def to_json(self) -> dict[str, Any]:
         return {
             "block": self.block, "block_hash": self.block_hash, "events": self.events,
             "vaults": {str(k): v.as_list() for k, v in self.vaults.items()},
             "auctions": sorted(self.auctions), "accounts": sorted(self.accounts),
+            "auctions_seen": self.auctions_seen,
         }
 
     @classmethod
@@ -82,6 +101,7 @@ class Index:
             block=int(data["block"]), block_hash=str(data["block_hash"]), events=int(data.get("events", 0)),
             vaults={int(k): VaultRecord(*map(int, v)) for k, v in data["vaults"].items()},
             auctions=set(map(int, data["auctions"])), accounts=set(map(int, data["accounts"])),
+            auctions_seen=int(data.get("auctions_seen", 0)),
         )
 
 
@@ -214,6 +234,7 @@ class Discovery:
             record.normalized_debt = 0
         elif name == "AuctionStarted":
             index.auctions.add(int(args["auction_id"]))
+            index.auctions_seen = max(index.auctions_seen, int(args["auction_id"]))
         elif name in ("AuctionFinished", "AuctionCancelled"):
             index.auctions.discard(int(args["auction_id"]))
         elif name == "AccountOpened":

@@ -179,3 +179,23 @@ def test_keeper_cli__no_key__refuses_with_a_clear_error(world, tmp_path):
     )
     assert run.returncode == 1
     assert "no key: set KEEL_PRIVATE_KEY" in run.stderr
+
+
+def test_keeper_discovery__logs_missed__ids_taken_in_from_the_counts(world, tmp_path):
+    """A node restarted from a state dump can lose logs: a cache that misses vaults and
+    lots is completed from the engine's vault count and the auction's lot count."""
+    keeper = _keeper(world, "first", state_dir=tmp_path)
+    keeper.tick()
+    index = keeper.discovery.index
+    known = set(index.vaults)
+    for vault_id in list(known)[:5]:
+        del index.vaults[vault_id]
+    index.auctions_seen = 0
+    keeper.discovery.save()
+    again = _keeper(world, "first", state_dir=tmp_path)
+    assert again.discovery.loaded_from_cache and len(again.discovery.index.vaults) == len(known) - 5
+    again.tick()
+    recovered = again.discovery.index
+    assert set(recovered.vaults) == known
+    assert recovered.auctions_seen == world["admin"].auction_count() > 0
+    assert recovered.auctions == set()  # every lot read, found ended, dropped
