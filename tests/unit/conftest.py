@@ -598,6 +598,21 @@ def lot(liquidation_system, positions, keeper):
     return s
 
 
+def lot_snapshot(s, *holders):
+    """A `lot`'s stored books, the engine's totals and each holder's WETH and kUSD, to
+    compare before and after a refused call (the lot's price and needs_reset move with
+    time, and a reverted transaction still mines a block, so they are left out)."""
+    engine, auction = s["engine"], s["auction"]
+    return (
+        tuple(v for k, v in auction.status(s["auction_id"]).dict().items() if k not in ("price", "needs_reset")),
+        engine.debt_in_auction(), engine.bad_debt(), engine.surplus(),
+        engine.type_collateral_in_auction(s["weth_type"]), engine.type_collateral_dust(s["weth_type"]),
+        s["debt_token"].totalSupply(),
+        tuple(s["weth"].balanceOf(h) for h in holders),
+        tuple(s["debt_token"].balanceOf(h) for h in holders),
+    )
+
+
 # ------------------------------------------------------------------ shutdown and global settlement
 ENGINE_ROLE_SETTLEMENT = 64  # VaultEngine: shutdown, settle_vault, settle_lot, settlement_release
 AUCTION_ROLE_SETTLEMENT = 4  # DutchAuction: shut_down, cancel

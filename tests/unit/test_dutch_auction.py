@@ -13,6 +13,7 @@ from tests.unit.conftest import (
     RESET_INCENTIVE,
     WAD,
     conservation_holds,
+    lot_snapshot,
     mine_at,
     mul_div,
     rpow,
@@ -41,19 +42,6 @@ def exp_curve(liquidation_system, admin):
 
 def conserved(s):
     return conservation_holds(s["engine"], s["debt_token"], s["weth"], s["weth_type"])
-
-
-def snapshot(s, *holders):
-    engine, auction = s["engine"], s["auction"]
-    return (
-        # the lot's books (its price moves with time, and a reverted transaction still mines a block)
-        tuple(v for k, v in auction.status(s["auction_id"]).dict().items() if k not in ("price", "needs_reset")),
-        engine.debt_in_auction(), engine.bad_debt(), engine.surplus(),
-        engine.type_collateral_in_auction(s["weth_type"]), engine.type_collateral_dust(s["weth_type"]),
-        s["debt_token"].totalSupply(),
-        tuple(s["weth"].balanceOf(h) for h in holders),
-        tuple(s["debt_token"].balanceOf(h) for h in holders),
-    )
 
 
 def take_at(s, at, taker, amount, max_price, receiver=None):
@@ -156,10 +144,10 @@ def test_take__part_of_lot__pays_price_and_keeps_lot_running(lot, keeper):
 
 def test_take__above_max_price__reverts(lot, keeper):
     price = linear_price(TOP, 600)
-    before = snapshot(lot, keeper)
+    before = lot_snapshot(lot, keeper)
     with brownie.reverts("auction: price above max"):
         take_at(lot, lot["start"] + 600, keeper, WAD, price - 1)
-    assert snapshot(lot, keeper) == before
+    assert lot_snapshot(lot, keeper) == before
 
 
 def test_take__target_met__returns_leftover_into_the_vault(lot, keeper, borrower):
@@ -400,11 +388,11 @@ def test_flash_take__market_pays_less_than_owed__reverts_and_changes_nothing(
     (collateral out, sale, callback) reverts and the lot is as it was."""
     price = linear_price(TOP, 600)
     market.set_price(price - 10 * WAD, {"from": admin})
-    before = snapshot(lot, keeper, flash_taker, market)
+    before = lot_snapshot(lot, keeper, flash_taker, market)
     set_next_timestamp(lot["start"] + 600)
     with brownie.reverts("token: insufficient balance"):
         flash_taker.flash_take(lot["auction_id"], 2 * WAD, price, {"from": keeper})
-    assert snapshot(lot, keeper, flash_taker, market) == before
+    assert lot_snapshot(lot, keeper, flash_taker, market) == before
     assert conserved(lot)
 
 
@@ -416,21 +404,21 @@ def test_flash_take__market_pays_less_than_owed__reverts_and_changes_nothing(
 def test_flash_take__misbehaving_callback__reverts_and_changes_nothing(lot, keeper, flash_taker, mode, message):
     lot["debt_token"].transfer(flash_taker, 20_000 * WAD, {"from": keeper})
     flash_taker.set_mode(mode, {"from": keeper})
-    before = snapshot(lot, keeper, flash_taker)
+    before = lot_snapshot(lot, keeper, flash_taker)
     set_next_timestamp(lot["start"] + 600)
     with brownie.reverts(message):
         flash_taker.flash_take(lot["auction_id"], WAD, MAX_UINT256, {"from": keeper})
-    assert snapshot(lot, keeper, flash_taker) == before
+    assert lot_snapshot(lot, keeper, flash_taker) == before
     assert flash_taker.callbacks() == 0
     assert conserved(lot)
 
 
 def test_flash_take__without_debt_tokens__reverts_and_changes_nothing(lot, keeper, flash_taker):
-    before = snapshot(lot, keeper, flash_taker)
+    before = lot_snapshot(lot, keeper, flash_taker)
     set_next_timestamp(lot["start"] + 600)
     with brownie.reverts("token: insufficient balance"):
         flash_taker.flash_take(lot["auction_id"], WAD, MAX_UINT256, {"from": keeper})
-    assert snapshot(lot, keeper, flash_taker) == before
+    assert lot_snapshot(lot, keeper, flash_taker) == before
     assert conserved(lot)
 
 

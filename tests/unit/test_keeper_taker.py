@@ -21,6 +21,7 @@ from tests.unit.conftest import (
     WAD,
     ZERO_ADDRESS,
     conservation_holds,
+    lot_snapshot,
     mul_div,
     set_next_timestamp,
 )
@@ -204,18 +205,6 @@ def flash(taker, s, amount, market, keeper, min_profit=0, max_price=None, token=
     )
 
 
-def books(s, *holders):
-    """The lot's stored books, the engine's totals and each holder's WETH and kUSD (the
-    price and needs_reset move with time and a reverted transaction still mines a block)."""
-    engine, auction = s["engine"], s["auction"]
-    return (
-        tuple(v for k, v in auction.status(s["auction_id"]).dict().items() if k not in ("price", "needs_reset")),
-        engine.debt_in_auction(), engine.bad_debt(), engine.surplus(),
-        engine.type_collateral_in_auction(s["weth_type"]), engine.type_collateral_dust(s["weth_type"]),
-        s["debt_token"].totalSupply(),
-        tuple(s["weth"].balanceOf(h) for h in holders),
-        tuple(s["debt_token"].balanceOf(h) for h in holders),
-    )
 
 
 def conserved(s):
@@ -280,29 +269,29 @@ def test_flash_take__min_profit_equal_to_profit__succeeds(lot, taker, market, ke
 
 
 def test_flash_take__min_profit_above_profit__reverts_and_changes_nothing(lot, taker, market, keeper):
-    before = books(lot, keeper, taker, market)
+    before = lot_snapshot(lot, keeper, taker, market)
     at_600(lot)
     with brownie.reverts("taker: below min profit"):
         flash(taker, lot, 2 * WAD, market, keeper, min_profit=100 * WAD + 1)
-    assert books(lot, keeper, taker, market) == before
+    assert lot_snapshot(lot, keeper, taker, market) == before
     assert conserved(lot)
 
 
 def test_flash_take__market_bids_below_lot_price__reverts_sale_below_owe(lot, taker, market, keeper, admin):
     market.set_price(PRICE - 1, {"from": admin})
-    before = books(lot, keeper, taker, market)
+    before = lot_snapshot(lot, keeper, taker, market)
     at_600(lot)
     with brownie.reverts("taker: sale below owe"):
         flash(taker, lot, 2 * WAD, market, keeper)
-    assert books(lot, keeper, taker, market) == before
+    assert lot_snapshot(lot, keeper, taker, market) == before
 
 
 def test_flash_take__max_price_below_lot_price__reverts_with_the_auctions_reason(lot, taker, market, keeper):
-    before = books(lot, keeper, taker, market)
+    before = lot_snapshot(lot, keeper, taker, market)
     at_600(lot)
     with brownie.reverts("auction: price above max"):
         flash(taker, lot, 2 * WAD, market, keeper, max_price=PRICE - 1)
-    assert books(lot, keeper, taker, market) == before
+    assert lot_snapshot(lot, keeper, taker, market) == before
 
 
 def test_flash_take__zero_token_scale__reverts(lot, taker, market, keeper):
@@ -322,11 +311,11 @@ def test_flash_take__second_take_on_the_same_lot__works_again(lot, taker, market
 
 # ------------------------------------------------------------------ who may call
 def test_flash_take__stranger_without_role__reverts_missing_role(lot, taker, market, stranger):
-    before = books(lot, stranger, taker, market)
+    before = lot_snapshot(lot, stranger, taker, market)
     at_600(lot)
     with brownie.reverts(MISSING_ROLE):
         flash(taker, lot, WAD, market, stranger)
-    assert books(lot, stranger, taker, market) == before
+    assert lot_snapshot(lot, stranger, taker, market) == before
 
 
 def test_flash_take__keeper_role_revoked__reverts_missing_role(lot, taker, market, keeper, admin):
@@ -347,11 +336,11 @@ def test_auction_take__stranger_names_the_taker_as_receiver__refused_not_our_tak
     """A stranger's flash take with this contract as receiver would have it sell for the
     stranger (who pays): refused before anything is sold."""
     data = encode(["address", "address", "uint256"], [market.address, lot["weth"].address, 1])
-    before = books(lot, stranger, taker, market)
+    before = lot_snapshot(lot, stranger, taker, market)
     at_600(lot)
     with brownie.reverts("taker: not our take"):
         lot["auction"].take(lot["auction_id"], WAD, MAX_UINT256, taker, data, {"from": stranger})
-    assert books(lot, stranger, taker, market) == before
+    assert lot_snapshot(lot, stranger, taker, market) == before
 
 
 def test_on_auction_take__called_by_stranger__reverts_not_the_auction(lot, taker, market, stranger):
@@ -365,12 +354,12 @@ def test_sweep__market_reenters_during_a_take__refused_by_the_lock(lot, taker, t
     then holds the collateral, so the sweep of 1 wei would otherwise succeed)."""
     taker.set_roles(trick_market, ROLE_KEEPER, {"from": admin})
     trick_market.configure(10_000, 2 * PRICE + WAD, 2 * PRICE + WAD, taker, {"from": admin})
-    before = books(lot, keeper, taker, trick_market)
+    before = lot_snapshot(lot, keeper, taker, trick_market)
     at_600(lot)
     with pytest.raises(brownie.exceptions.VirtualMachineError) as error:
         flash(taker, lot, 2 * WAD, trick_market, keeper)
     assert error.value.revert_msg is None  # the lock has no reason; every other check on this path has one
-    assert books(lot, keeper, taker, trick_market) == before
+    assert lot_snapshot(lot, keeper, taker, trick_market) == before
     # the same market, not re-entering, completes the take: the lock was the refusal
     trick_market.configure(10_000, 2 * PRICE + WAD, 2 * PRICE + WAD, ZERO_ADDRESS, {"from": admin})
     tx = flash(taker, lot, 2 * WAD, trick_market, keeper, max_price=MAX_UINT256)
@@ -385,11 +374,11 @@ def test_flash_take__market_reports_more_than_it_pays__reverts_before_spending_t
     contract happened to hold; the balance check refuses."""
     lot["debt_token"].transfer(taker, 5_000 * WAD, {"from": keeper})  # stray kUSD in the taker
     trick_market.configure(10_000, 0, 2 * PRICE, ZERO_ADDRESS, {"from": admin})
-    before = books(lot, keeper, taker, trick_market)
+    before = lot_snapshot(lot, keeper, taker, trick_market)
     at_600(lot)
     with brownie.reverts("taker: paid from its own balance"):
         flash(taker, lot, 2 * WAD, trick_market, keeper)
-    assert books(lot, keeper, taker, trick_market) == before
+    assert lot_snapshot(lot, keeper, taker, trick_market) == before
     assert lot["debt_token"].balanceOf(taker) == 5_000 * WAD
 
 
