@@ -371,7 +371,7 @@ class Keeper:
         report.results += self._collect(self.tx.poll())
         block = self.w3.eth.get_block("latest")
         report.block, report.timestamp = int(block["number"]), int(block["timestamp"])
-        applied = self.discovery.sync(report.block)
+        applied = self.discovery.sync(report.block, block["hash"].to_0x_hex())
         index = self.discovery.index
         scan_start = self.clock()
         self._types, global_room = self.read_types()

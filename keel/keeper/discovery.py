@@ -178,8 +178,9 @@ class Discovery:
         return block["hash"].to_0x_hex() == self.index.block_hash
 
     # -- reading
-    def sync(self, to_block: int | None = None) -> int:
-        """Read the logs up to ``to_block`` (default: the latest); returns events applied."""
+    def sync(self, to_block: int | None = None, to_hash: str | None = None) -> int:
+        """Read the logs up to ``to_block`` (default: the latest); returns events applied.
+        ``to_hash``: that block's hash, when the caller has it (saves asking again)."""
         latest = int(self.w3.eth.block_number) if to_block is None else to_block
         if self.index.block > latest or not self._cache_matches_chain():
             self.log(f"discovery: the chain no longer has block {self.index.block} as cached; rescanning")
@@ -201,7 +202,7 @@ class Discovery:
             self.index.block = end
             start = end + 1
         if self.index.block == latest and latest >= 0:
-            self.index.block_hash = self.w3.eth.get_block(latest)["hash"].to_0x_hex()
+            self.index.block_hash = to_hash or self.w3.eth.get_block(latest)["hash"].to_0x_hex()
         self.index.events += applied
         return applied
 
