@@ -2,6 +2,8 @@
 #   make test [PROFILE=ci|deep] [TEST_ARGS="-k name -x"]
 #   make fuzz [PROFILE=ci|deep] [FUZZ_ARGS="--seed 7"]   whole-protocol fuzzing (docs/INVARIANTS.md)
 #   make keeper-bench                                     keeper benchmark (docs/keeper-benchmark.md)
+#   make sim-report                                       the example risk report (docs/sim-report/)
+#   make sim-bench                                        1,000 paths x 500 vaults (docs/sim-benchmark.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := test
@@ -21,7 +23,7 @@ export KEEL_PROFILE := $(PROFILE)
 TEST_ARGS ?=
 FUZZ_ARGS ?=
 
-.PHONY: bootstrap test demo gas fuzz fuzz-bench keeper-bench compile clean distclean
+.PHONY: bootstrap test demo gas fuzz fuzz-bench keeper-bench sim-report sim-bench compile clean distclean
 
 bootstrap:
 	@bash "$(ROOT)/tools/bootstrap.sh"
@@ -50,6 +52,17 @@ fuzz-bench: bootstrap
 # keeper scan cost and crash clearing at 1,000 and 5,000 vaults, written to docs/keeper-benchmark.md
 keeper-bench: bootstrap
 	cd "$(ROOT)" && "$(KEEL)" keeper-bench --out docs/keeper-benchmark.md
+
+# the committed example risk report: Black Thursday, Monte Carlo, sweeps, margin (+ a screenshot)
+SIM_REPORT_ARGS ?= --vaults 500 --runs 300 --jumps-per-day 0.5 --jump -0.35 --sweep-runs 40 \
+	--sweep liquidation_ratio=1.3,1.5,1.7 --sweep penalty=1.05,1.13,1.2 --sweep curve_tau=1800,3600,7200 \
+	--sweep type_limit=250000,1000000,2000000 --sweep keeper_interval=120,900,3600
+sim-report: bootstrap
+	cd "$(ROOT)" && "$(KEEL)" sim-report $(SIM_REPORT_ARGS) --screenshot --out docs/sim-report
+
+# the Monte Carlo benchmark: 1,000 merton paths of a 500-vault book on the local pool
+sim-bench: bootstrap
+	cd "$(ROOT)" && "$(KEEL)" sim-bench --out docs/sim-benchmark.md
 
 clean:
 	cd "$(ROOT)" && rm -rf build .pytest_cache .hypothesis reports

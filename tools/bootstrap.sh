@@ -80,6 +80,24 @@ else
     printf '%s\n' "$node_key" >"$NODE_STAMP"
 fi
 
+# --- Chromium (the risk report's rendering check) ------------------------------------------------
+# Debian's chromium package: the report test renders report.html headless and looks at the
+# screenshot. Installed as root with apt-get when missing; elsewhere set KEEL_CHROMIUM.
+if [ -z "${KEEL_CHROMIUM:-}" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        say "apt-get install chromium"
+        if ! apt-get install -y -q chromium >/dev/null 2>&1; then
+            run "apt-get update" apt-get update -q
+            run "apt-get install chromium" apt-get install -y -q chromium
+        fi
+    else
+        say "chromium not found and cannot apt-get it: install it or set KEEL_CHROMIUM (the report test needs it)"
+    fi
+else
+    say "chromium present"
+fi
+
 # --- sanity ---------------------------------------------------------------------------------
 [ -x "$VENV/bin/brownie" ] || { echo "bootstrap: $VENV/bin/brownie missing" >&2; exit 1; }
 [ -x node_modules/.bin/anvil ] || { echo "bootstrap: node_modules/.bin/anvil missing" >&2; exit 1; }

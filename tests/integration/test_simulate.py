@@ -32,7 +32,9 @@ def test_replay__black_thursday_on_24_vaults__all_liquidated_no_bad_debt(tmp_pat
     assert (tmp_path / "out" / "takes.csv").read_text().count("\n") == len(result.takes) + 1
 
 
-def test_monte_carlo__jump_paths_on_two_workers__var_and_es_match_the_reference_on_the_same_losses(tmp_path):
+def test_monte_carlo__production_keeper_per_path__var_and_es_match_the_reference_on_the_same_losses(tmp_path):
+    """The ``anvil-keeper`` backend: each path on its own Anvil with the production keeper
+    over JSON-RPC (the engine's backends: tests/integration/test_sim_engine.py)."""
     from fractions import Fraction
 
     from keel.sim.montecarlo import LEVELS, PathSpec, run_batch
@@ -40,7 +42,8 @@ def test_monte_carlo__jump_paths_on_two_workers__var_and_es_match_the_reference_
     from tests.unit.risk_reference import reference_es, reference_var
 
     spec = PathSpec(kind="jump", hours=6, jump=-0.4)
-    batch = run_batch(spec, runs=4, vaults=6, seed=3, workers=2, tick=900, log=lambda m: None)
+    batch = run_batch(spec, runs=4, vaults=6, seed=3, workers=2, tick=900, backend="anvil-keeper", log=lambda m: None)
+    assert batch.backend == "anvil-keeper"
     assert [x.run for x in batch.losses] == [0, 1, 2, 3] and [x.seed for x in batch.losses] == [3, 4, 5, 6]
     assert all(x.low < 0.65 for x in batch.losses)  # every path carries the -40 % jump
     assert all(x.liquidated > 0 and x.lots_open_at_end == 0 for x in batch.losses)
