@@ -29,7 +29,8 @@ def _params(args: argparse.Namespace) -> Any:
     from .engine import Params
 
     return Params(liquidation_ratio=args.liquidation_ratio, penalty=args.penalty, curve_tau=args.curve_tau,
-                  curve_buf=args.curve_buf, type_limit=args.type_limit, keeper_interval=args.tick)
+                  curve_buf=args.curve_buf, type_limit=args.type_limit, keeper_interval=args.tick,
+                  market_depth=args.market_depth)
 
 
 def _spec(args: argparse.Namespace) -> Any:
@@ -165,6 +166,9 @@ def _common(p: argparse.ArgumentParser, *, runs_default: int | None) -> None:
     params.add_argument("--curve-tau", type=int, help="seconds for the auction price to fall to zero")
     params.add_argument("--curve-buf", type=float, help="auction start price / oracle price, e.g. 1.2")
     params.add_argument("--type-limit", type=float, help="kUSD of WETH vault debt in auction at once")
+    params.add_argument("--market-depth", type=float,
+                        help="market impact: kUSD on a constant-product curve the keeper sells into (its sales "
+                             "move the price the reporters report); default: none")
     params.add_argument("--tick", type=int, default=None,
                         help="seconds between keeper ticks (keeper latency; default 300, replay 120)")
     paths = p.add_argument_group("paths")
@@ -199,12 +203,12 @@ def add_parser(sub: Any) -> None:
     )
     _common(sim, runs_default=None)
     sim.add_argument("--symbol", default="WETH", help="replay: collateral the path prices (default WETH)")
-    sim.add_argument("--depth", help="replay: market impact, the replayed type trades on a constant-product curve "
-                                     "holding this many kUSD (the keeper's sales move its price); default none")
+    sim.add_argument("--depth", help="replay (no --runs): market impact, the replayed type trades on a "
+                                     "constant-product curve holding this many kUSD; default none")
     sim.add_argument("--report", metavar="FILE", help="replay: also write a markdown summary here")
     sim.add_argument("--sweep", type=_sweep, metavar="NAME=V1,V2,...",
                      help="sweep one of liquidation_ratio, penalty, curve_tau, curve_buf, type_limit, "
-                          "keeper_interval (--runs paths each, default 20)")
+                          "keeper_interval, market_depth (--runs paths each, default 20)")
     sim.add_argument("--out", default="reports/simulate", help="output directory (default reports/simulate)")
     sim.set_defaults(func=_with_tick(cmd_simulate, replay_default=120))
 

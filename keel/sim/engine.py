@@ -11,7 +11,10 @@ the DEX the keeper sells into) and the keeper's ``KeeperTaker``, and takes a sna
 :meth:`SimBook.run` reverts to that snapshot and walks one path:
 
 * at each point of the path the market moves to the path's price and the three reporters
-  report it; the ``PriceFeed`` follows its delay, poked at every keeper tick;
+  report it; the ``PriceFeed`` follows its delay, poked when due. With
+  ``Params.market_depth`` the market is a constant-product curve (``ConstantProductMarket``)
+  instead: the keeper's sales move its price, the reporters re-report the moved price every
+  ``REPORT_EVERY`` seconds (the margin-call feedback loop) and the next point re-balances it;
 * every ``Params.keeper_interval`` seconds the keeper acts, with the *same rules* as the
   production bot (:mod:`keel.keeper.strategy`: which vaults to liquidate and in which order
   within the caps' room, which lots to reset, which to take and at what price): only its
@@ -28,7 +31,7 @@ The loss of a run is the protocol's: the debt that finished lots left uncovered 
 are not counted) plus the debt still uncovered in lots running at the end.
 
 Deterministic: the book, the path, the clock and every transaction are fixed by the seeds,
-so the same run gives the same loss on titanoboa and on Anvil (tests/integration/test_sim_engine.py).
+so the same run gives the same loss on titanoboa and on Anvil (tests/integration/test_sim_backends.py).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ MAX_CANDIDATES = 100  # vaults confirmed by the lens per tick (worst first; the 
 MAX_LENS_BATCH = 100  # VaultLens.vaults_info
 MAX_LIQUIDATION_BATCH = 50  # Liquidator.liquidate_many
 MAX_STATUS_BATCH = 50  # DutchAuction.statuses
+REPORT_EVERY = 600  # seconds: with market impact, reporters re-report the curve's price this often
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class Params:
     curve_buf: float | None = None  # start price / oracle price
     type_limit: float | None = None  # kUSD of WETH vault debt in auction at once
     keeper_interval: int = 300  # seconds between keeper ticks
+    market_depth: float | None = None  # kUSD on a constant-product curve (market impact); None: none
 
     def label(self) -> str:
         set_ = {k: v for k, v in asdict(self).items() if v is not None and k != "keeper_interval"}
@@ -193,6 +198,22 @@ class MarketPricing:
         return None
 
 
+class QuotePricing:
+    """What the market's ``quote`` says a sale pays now (a curve with price impact)."""
+
+    name = "quote"
+
+    def __init__(self, book: "SimBook") -> None:
+        self.book = book
+
+    def proceeds(self, collateral_type: int, amount: int) -> int | None:
+        s = self.book.s
+        return int(s.view(self.book.market, "quote", amount // self.book.weth.scale))
+
+    def prefetch(self, items: Any) -> None:
+        return None
+
+
 class SimBook:
     """The protocol, a book and a keeper on one backend, ready to run paths from a snapshot."""
 
@@ -232,13 +253,19 @@ class SimBook:
         self.book_collateral = total
         # the market the keeper sells into, funded from a deep WBTC vault of the deployer
         wbtc = s.types[1]
-        funding = 2 * self.book_debt + 1_000_000 * WAD
+        funding = max(2 * self.book_debt + 1_000_000 * WAD, 2 * int(params.market_depth or 0) * WAD)
         units = -(-2 * funding // wbtc.spec.price) + 1
         s.fund(fs.DEPLOYER, wbtc, units)
         s.must(fs.DEPLOYER, wbtc.token, "approve", s.engine.address, MAX_UINT256)
         s.must(fs.DEPLOYER, s.engine, "open_vault", wbtc.type_id, units * 10**wbtc.spec.decimals, funding)
-        self.market = s._deploy_one("MockMarket", self.weth.token.address, s.debt_token.address,
-                                    self.weth.spec.decimals, self.weth.spec.price)
+        if params.market_depth:
+            # market impact: the keeper's sales move the curve's price; the reporters report it
+            self.market = s._deploy_one("ConstantProductMarket", self.weth.token.address, s.debt_token.address,
+                                        self.weth.spec.decimals, self.weth.spec.price,
+                                        int(params.market_depth) * WAD)
+        else:
+            self.market = s._deploy_one("MockMarket", self.weth.token.address, s.debt_token.address,
+                                        self.weth.spec.decimals, self.weth.spec.price)
         s.must(fs.DEPLOYER, s.debt_token, "transfer", self.market.address, funding)
         self.taker = s._deploy_one("KeeperTaker", s.auction.address, s.debt_token.address, s.deployer)
         s.must(fs.DEPLOYER, self.taker, "set_roles", self.keeper, 1)
@@ -297,6 +324,7 @@ class SimBook:
             s.must(fs.DEPLOYER, self.market, "set_price", price)
             if not s.report(self.weth, price):
                 state.last_poke = s.now  # every report and the poke went through
+            state.last_report = s.now
             end = scaled[i + 1][0] if i + 1 < len(scaled) else offset
             while s.now - t0 < end:
                 s.tick(min(interval, end - (s.now - t0)))
@@ -334,10 +362,12 @@ class _RunState:
     price: int | None = None  # WAD, the feed's current price as last read
     fresh: bool = False
     last_poke: int = 0
+    last_report: int = 0
 
     def __post_init__(self) -> None:
         self.mirror = {v: (c, d) for v, c, d in self.book.vaults}
-        self.pricing = MarketPricing(self.book.weth.scale)
+        self.impact = bool(self.book.params.market_depth)
+        self.pricing: Any = QuotePricing(self.book) if self.impact else MarketPricing(self.book.weth.scale)
         self.settings = st.Settings()
         self.rate = int(self.book.type_info()["rate"])
 
@@ -365,6 +395,13 @@ class _RunState:
     def tick(self, offset: int) -> None:
         book, s, r = self.book, self.book.s, self.result
         r.ticks += 1
+        if self.impact:
+            # the keeper's sales have moved the curve: the reporters see and report its price
+            self.market_price = int(s.view(book.market, "price"))
+            if s.now - self.last_report >= REPORT_EVERY:
+                if not s.report(book.weth, self.market_price):
+                    self.last_poke = s.now
+                self.last_report = s.now
         # the feed moves to its next price when its delay has passed since the last poke
         poked = False
         if s.now - self.last_poke >= fs.FEED["delay"]:

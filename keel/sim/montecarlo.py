@@ -9,7 +9,7 @@ snapshot. Jobs go to
 * a local process pool (``workers`` processes, the default), or
 * a Dask distributed cluster (``scheduler``: the scheduler's address), when one machine is
   not enough; the jobs and their results are the same, so the same seeds give the same
-  losses on either (tests/integration/test_sim_engine.py runs both).
+  losses on either (tests/integration/test_sim_backends.py runs both).
 
 Backends: ``boa`` (titanoboa in process, the default), ``anvil`` (the same engine against an
 Anvil node over JSON-RPC: equal losses, ~10x slower), and ``anvil-keeper``
@@ -49,7 +49,7 @@ from .risk import RiskFigures, figures
 
 LEVELS = (0.95, 0.99)
 BACKENDS = ("boa", "anvil", "anvil-keeper")
-SWEEPABLE = ("liquidation_ratio", "penalty", "curve_tau", "curve_buf", "type_limit", "keeper_interval")
+SWEEPABLE = ("liquidation_ratio", "penalty", "curve_tau", "curve_buf", "type_limit", "keeper_interval", "market_depth")
 
 
 @dataclass(frozen=True)

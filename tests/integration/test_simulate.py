@@ -34,7 +34,7 @@ def test_replay__black_thursday_on_24_vaults__all_liquidated_no_bad_debt(tmp_pat
 
 def test_monte_carlo__production_keeper_per_path__var_and_es_match_the_reference_on_the_same_losses(tmp_path):
     """The ``anvil-keeper`` backend: each path on its own Anvil with the production keeper
-    over JSON-RPC (the engine's backends: tests/integration/test_sim_engine.py)."""
+    over JSON-RPC (the engine's backends: tests/integration/test_sim_backends.py)."""
     from fractions import Fraction
 
     from keel.sim.montecarlo import LEVELS, PathSpec, run_batch

@@ -140,3 +140,16 @@ def test_path_spec__kinds__one_point_per_dt(kind):
 def test_path_spec__unknown_kind__raises():
     with pytest.raises(ValueError, match="path kind"):
         PathSpec(kind="brownian").draw(1)
+
+
+def test_market_depth__thin_curve__sales_move_the_price_and_leave_bad_debt():
+    """The margin-call feedback loop: on a curve shallower than the book's debt the keeper's
+    sales push the price the reporters report below the path; on no curve nothing is lost."""
+    path = _path(*[2_000 * (0.5 ** (i / 16)) for i in range(17)])
+    flat = SimBook(BookSpec(vaults=30, seed=3), Params()).run(path)
+    thin_book = SimBook(BookSpec(vaults=30, seed=3), Params(market_depth=200_000))
+    thin = thin_book.run(path)
+    assert thin_book.book_debt > 200_000 * WAD
+    assert flat.loss == 0 and thin.loss > 0
+    assert min(t.market for t in thin.takes) < 1_000 * WAD <= min(t.market for t in flat.takes)
+    assert thin.lots_open_at_end == 0
