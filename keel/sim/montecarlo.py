@@ -12,7 +12,7 @@ snapshot. Jobs go to
   losses on either (tests/integration/test_sim_backends.py runs both).
 
 Backends: ``boa`` (titanoboa in process, the default), ``anvil`` (the same engine against an
-Anvil node over JSON-RPC: equal losses, ~10x slower), and ``anvil-keeper``
+Anvil node over JSON-RPC: equal losses), and ``anvil-keeper``
 (:func:`keel.sim.replay.replay`: the production keeper, ``keel/keeper``, over JSON-RPC, a node
 per path; the slowest, for checking the bot itself).
 
