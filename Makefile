@@ -54,7 +54,7 @@ keeper-bench: bootstrap
 	cd "$(ROOT)" && "$(KEEL)" keeper-bench --out docs/keeper-benchmark.md
 
 # the committed example risk report: Black Thursday, Monte Carlo, sweeps, margin (+ a screenshot)
-SIM_REPORT_ARGS ?= --vaults 500 --runs 300 --jumps-per-day 0.5 --jump -0.35 --sweep-runs 40 \
+SIM_REPORT_ARGS ?= --vaults 500 --writers 40 --runs 400 --sweep-runs 60 \
 	--sweep liquidation_ratio=1.3,1.5,1.7 --sweep penalty=1.05,1.13,1.2 --sweep curve_tau=1800,3600,7200 \
 	--sweep type_limit=250000,1000000,2000000 --sweep keeper_interval=120,900,3600
 sim-report: bootstrap

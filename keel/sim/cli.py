@@ -22,7 +22,8 @@ def _book(args: argparse.Namespace) -> Any:
     from .engine import BookSpec
 
     return BookSpec(vaults=args.vaults, seed=args.seed, ratios=(float(args.ratios[0]), float(args.ratios[1])),
-                    sizes=(float(args.sizes[0]), float(args.sizes[1])), distribution=args.distribution)
+                    sizes=(float(args.sizes[0]), float(args.sizes[1])), distribution=args.distribution,
+                    writers=args.writers)
 
 
 def _params(args: argparse.Namespace) -> Any:
@@ -160,6 +161,9 @@ def _common(p: argparse.ArgumentParser, *, runs_default: int | None) -> None:
                       help="ratio distribution: uniform, or skewed toward LOW (u^2) (default uniform)")
     book.add_argument("--sizes", nargs=2, default=["1", "40"], metavar=("MIN", "MAX"),
                       help="vault sizes, whole ETH, log-uniform (default 1 40)")
+    book.add_argument("--writers", type=int, default=0,
+                      help="option writers: PortfolioMargin accounts writing 30-day puts or calls (sizes as the "
+                           "vaults'); measured at each 5 %% low of the oracle (default 0)")
     params = p.add_argument_group("risk parameters of WETH (default: the deployment's, keel/fuzz/system.py)")
     params.add_argument("--liquidation-ratio", type=float, help="e.g. 1.5")
     params.add_argument("--penalty", type=float, help="e.g. 1.13")

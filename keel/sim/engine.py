@@ -53,6 +53,7 @@ WAD = 10**18
 RAY = 10**27
 GWEI = 10**9
 MAX_UINT256 = 2**256 - 1
+DAY = 86_400
 FEE_PER_GAS = 2 * GWEI  # wei the keeper's transactions pay per gas (its profitability rule)
 CANDIDATE_BAND = 1_002  # per mille: the mirror flags a vault within 0.2 % of unsafe for a lens check
 MAX_CANDIDATES = 100  # vaults confirmed by the lens per tick (worst first; the caps bound the rest)
@@ -73,6 +74,20 @@ class BookSpec:
     ratios: tuple[float, float] = (1.6, 3.0)
     sizes: tuple[float, float] = (1.0, 40.0)  # whole ETH
     distribution: str = "uniform"  # uniform | skewed
+    writers: int = 0  # option writers: PortfolioMargin accounts writing 30-day WETH options
+
+    def draw_writers(self) -> list[tuple[int, bool, int, int]]:
+        """(collateral WAD, is_call, strike % of spot, options per ETH) per writer: sizes
+        as the vaults', a put at 85-95 % or a call at 105-115 % of spot, 2-8 options per ETH
+        of collateral (a write the initial margin refuses is halved until it passes)."""
+        rng = random.Random(self.seed * 7_919 + 1)
+        out = []
+        for _ in range(self.writers):
+            size = math.exp(rng.uniform(math.log(self.sizes[0]), math.log(self.sizes[1])))
+            is_call = rng.random() < 0.5
+            strike_pct = rng.choice((105, 110, 115) if is_call else (85, 90, 95))
+            out.append((int(size * 1_000) * WAD // 1_000, is_call, strike_pct, rng.randint(2, 8)))
+        return out
 
     def draw(self) -> list[tuple[int, int]]:
         """(collateral WAD, debt WAD) per vault at the deployed WETH price."""
@@ -143,6 +158,8 @@ class RunResult:
     lots: int = 0
     lots_open_at_end: int = 0
     resets: int = 0
+    writers_below_maintenance: int = 0  # option writers' accounts unhealthy at the lowest price
+    writer_shortfall: int = 0  # WAD: what under-water writer accounts lack (debt + shorts - assets) then
     keeper_profit: int = 0  # rewards + take profits - gas at FEE_PER_GAS
     keeper_gas: int = 0  # gas units
     first_liquidation: int = -1  # seconds into the path
@@ -162,7 +179,8 @@ class RunResult:
     def summary(self) -> dict[str, Any]:
         """Plain numbers (kUSD floats) without the per-take and per-step series."""
         data = {k: v for k, v in asdict(self).items() if k not in ("takes", "ratios", "prices")}
-        for key in ("start_price", "low_price", "book_debt", "loss", "bad_debt", "open_lot_debt", "keeper_profit"):
+        for key in ("start_price", "low_price", "book_debt", "loss", "bad_debt", "open_lot_debt", "keeper_profit",
+                    "writer_shortfall"):
             data[key] = data[key] / WAD
         data["time_to_clear"] = self.time_to_clear
         data["takes"] = len(self.takes)
@@ -269,6 +287,7 @@ class SimBook:
         s.must(fs.DEPLOYER, s.debt_token, "transfer", self.market.address, funding)
         self.taker = s._deploy_one("KeeperTaker", s.auction.address, s.debt_token.address, s.deployer)
         s.must(fs.DEPLOYER, self.taker, "set_roles", self.keeper, 1)
+        self.writers = self._open_writers(book)
         self.vault_names = _struct_names("VaultLens", "vaults_info")
         self.status_names = _struct_names("DutchAuction", "statuses")
         self.keeper_balance = s.view(s.debt_token, "balanceOf", self.keeper)
@@ -294,6 +313,38 @@ class SimBook:
             s.must(me, s.liquidator, "set_type_limit", tid, int(p.type_limit) * WAD)
         if p.keeper_interval <= 0:
             raise ValueError("keeper_interval: seconds, > 0")
+
+    def _open_writers(self, book: BookSpec) -> list[int]:
+        """Margin accounts (owned by the fuzz deployment's writer) that write options to the
+        holder; their vault ids."""
+        s, weth = self.s, self.weth
+        drawn = book.draw_writers()
+        if not drawn:
+            return []
+        expiry = (s.now + 30 * DAY) // DAY * DAY + 8 * 3_600
+        series: dict[tuple[bool, int], int] = {}
+        accounts = []
+        s.must(fs.WRITER, weth.token, "mint", s.accounts[fs.WRITER], sum(c for c, *_ in drawn))
+        for collateral, is_call, strike_pct, per_eth in drawn:
+            key = (is_call, strike_pct)
+            if key not in series:
+                strike = weth.spec.price * strike_pct // 100 // 10**16 * 10**16
+                series[key] = s.must(fs.HOLDER, s.house, "create_series", weth.type_id, strike, expiry, is_call)
+            vault_id = s.must(fs.WRITER, s.margin, "open_account", weth.type_id, collateral)
+            amount = collateral * per_eth // WAD * WAD
+            while amount >= WAD and not s.tx(fs.WRITER, s.margin, "write", vault_id, series[key], amount,
+                                              s.accounts[fs.HOLDER]).ok:
+                amount = amount // 2 // WAD * WAD
+            accounts.append(vault_id)
+        return accounts
+
+    def writer_health(self) -> list[tuple[int, int, int, bool]]:
+        """(value, debt, maintenance, healthy) of every writer account now, WAD."""
+        out = []
+        for vault_id in self.writers:
+            value, debt, maintenance, _, healthy, _ = self.s.view(self.s.margin, "health", vault_id)
+            out.append((int(value), int(debt), int(maintenance), bool(healthy)))
+        return out
 
     def type_info(self) -> dict[str, Any]:
         """``VaultLens.collateral_type_info`` of WETH, by field name."""
@@ -363,6 +414,7 @@ class _RunState:
     fresh: bool = False
     last_poke: int = 0
     last_report: int = 0
+    writer_low: int | None = None  # WAD: the feed price the writers were last measured at
 
     def __post_init__(self) -> None:
         self.mirror = {v: (c, d) for v, c, d in self.book.vaults}
@@ -412,6 +464,8 @@ class _RunState:
         # to act on, so the feed is read after a poke or when vaults or lots need a decision
         if poked or self.price is None:
             self.price, self.fresh = s.view(book.weth.feed, "peek")
+            if book.writers and self.fresh and (self.writer_low is None or self.price * 100 < self.writer_low * 95):
+                self._check_writers()
         candidates = self._candidates(self.price)
         if not candidates and not self.active:
             self._record(offset)
@@ -486,6 +540,21 @@ class _RunState:
                 if ended:
                     r.last_lot_end = offset
                     self.active = [a for a in self.active if a not in ended]
+
+    def _check_writers(self) -> None:
+        """The option writers at a new low of the feed (5 % below the last check): how many
+        accounts are below maintenance, and what the under-water ones lack. The engine's
+        keeper does not liquidate margin accounts (the production keeper does: keel/keeper)."""
+        from ..backends import BackendError
+
+        try:
+            health = self.book.writer_health()
+        except BackendError:  # a stale price: the next fresh one measures
+            return
+        self.writer_low = self.price
+        r = self.result
+        r.writers_below_maintenance = max(r.writers_below_maintenance, sum(1 for *_, ok in health if not ok))
+        r.writer_shortfall = max(r.writer_shortfall, sum(max(0, debt - value) for value, debt, _, _ in health))
 
     def _candidates(self, price: int) -> list[tuple[int, float, int]]:
         """(vault id, mirror ratio, debt WAD) of the vaults within the band of unsafe at

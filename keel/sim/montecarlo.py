@@ -138,6 +138,8 @@ class RunLoss:
     time_to_clear: int = 0  # seconds from the first liquidation to the last lot's end
     take_vs_oracle: float = 0.0  # mean take price / the feed's price then
     take_vs_market: float = 0.0  # mean take price / the market's price then
+    writers_below_maintenance: int = 0  # option writers' accounts unhealthy at the worst check
+    writer_shortfall: float = 0.0  # kUSD under-water writer accounts lack then
 
     @classmethod
     def of(cls, r: RunResult, low: float) -> "RunLoss":
@@ -150,6 +152,7 @@ class RunLoss:
             takes=len(r.takes), resets=r.resets, keeper_profit=r.keeper_profit / WAD, time_to_clear=r.time_to_clear,
             take_vs_oracle=mean([t.price / t.oracle for t in r.takes if t.oracle]),
             take_vs_market=mean([t.price / t.market for t in r.takes if t.market]),
+            writers_below_maintenance=r.writers_below_maintenance, writer_shortfall=r.writer_shortfall / WAD,
         )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -72,10 +72,14 @@ def build(book: BookSpec, params: Params, spec: PathSpec, *, runs: int, sweeps: 
 
     started = time.monotonic()
     log(f"report: Black Thursday replay on {book.vaults} vaults ({backend})")
+    replay_book = book
     sim = SimBook(book, params, backend if backend != "anvil-keeper" else "boa")
     replay = sim.run(load_csv(csv), run=0, seed=0, series=True)
     sim.backend.close()
     log(f"report: replay done: bad debt {replay.loss / WAD:,.2f} kUSD of {replay.book_debt / WAD:,.0f}")
+    # the option writers are measured in the replay; the batch and the sweeps run the vaults
+    # only (a writer check costs a PortfolioMargin.health per account at each 5 % low)
+    book = replace(book, writers=0)
     batch = run_batch(spec, runs=runs, book=book, params=params, seed=seed, workers=workers, backend=backend,
                       scheduler=scheduler, example=True, log=log)
     done = []
@@ -83,7 +87,7 @@ def build(book: BookSpec, params: Params, spec: PathSpec, *, runs: int, sweeps: 
         done.append(run_sweep(spec, name, values, runs=sweep_runs, book=book, params=params, seed=seed,
                               workers=workers, backend=backend, scheduler=scheduler, log=log))
     rows = compare() if margin else []
-    return ReportData(book, params, replay, Path(csv).name, batch, done, rows, maker_debt,
+    return ReportData(replay_book, params, replay, Path(csv).name, batch, done, rows, maker_debt,
                       time.monotonic() - started, command)
 
 
@@ -177,6 +181,9 @@ def render(d: ReportData) -> str:
             ["vaults (WETH)", d.book.vaults],
             ["collateral ratios", f"{d.book.distribution} between {d.book.ratios[0]} and {d.book.ratios[1]}"],
             ["sizes", f"log-uniform {d.book.sizes[0]}-{d.book.sizes[1]} ETH"],
+            ["option writers", f"{d.book.writers} PortfolioMargin accounts (30-day puts 85-95 % or calls 105-115 %, "
+                               "2-8 options per ETH) in the Black Thursday replay; the Monte Carlo batch and the "
+                               "sweeps run the vaults only" if d.book.writers else "none"],
             ["debt", f"{r.book_debt / WAD:,.0f} kUSD"],
             ["parameters", d.params.label() + " (others: keel/fuzz/system.py)"],
             ["seed", d.book.seed],
@@ -199,6 +206,10 @@ def render(d: ReportData) -> str:
             ["lots still running at the end", r.lots_open_at_end],
             ["time to clear (first liquidation to last lot's end)", f"{r.time_to_clear / 3_600:.1f} h"],
             ["keeper profit (rewards + take profits - gas)", f"{r.keeper_profit / WAD:,.0f} kUSD"],
+            *([["option writers below maintenance at the worst check", f"{r.writers_below_maintenance} of "
+                f"{d.book.writers}"],
+               ["what under-water writer accounts lack then (not liquidated by the engine's keeper)",
+                f"{r.writer_shortfall / WAD:,.0f} kUSD"]] if d.book.writers else []),
         ]),
         price_chart(r, "Price path: market and oracle"),
         ratio_chart(r, liquidation_ratio, "Collateral ratios over time (vaults with debt, capped at 5)"),

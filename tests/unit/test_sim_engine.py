@@ -153,3 +153,16 @@ def test_market_depth__thin_curve__sales_move_the_price_and_leave_bad_debt():
     assert flat.loss == 0 and thin.loss > 0
     assert min(t.market for t in thin.takes) < 1_000 * WAD <= min(t.market for t in flat.takes)
     assert thin.lots_open_at_end == 0
+
+
+def test_writers__crash__accounts_fall_below_maintenance_and_are_measured():
+    sim = SimBook(BookSpec(vaults=4, seed=3, writers=6), Params())
+    assert len(sim.writers) == 6
+    start = sim.writer_health()
+    assert all(healthy for *_, healthy in start)  # written within the initial margin
+    assert all(maintenance > 0 for _, _, maintenance, _ in start)  # every account wrote something
+    calm = sim.run(_path(2_000, 2_000, 2_000))
+    assert calm.writers_below_maintenance == 0 and calm.writer_shortfall == 0
+    crash = sim.run(_path(*[2_000 * (0.6 ** (i / 8)) for i in range(9)]))
+    assert crash.writers_below_maintenance > 0
+    assert crash.summary()["writers_below_maintenance"] == crash.writers_below_maintenance
