@@ -54,6 +54,7 @@ RAY = 10**27
 GWEI = 10**9
 MAX_UINT256 = 2**256 - 1
 DAY = 86_400
+DEFAULT_LIQUIDATION_RATIO = fs.LIQUIDATION_RATIO / WAD  # 1.5, the deployment's
 FEE_PER_GAS = 2 * GWEI  # wei the keeper's transactions pay per gas (its profitability rule)
 CANDIDATE_BAND = 1_002  # per mille: the mirror flags a vault within 0.2 % of unsafe for a lens check
 MAX_CANDIDATES = 100  # vaults confirmed by the lens per tick (worst first; the caps bound the rest)
@@ -89,8 +90,9 @@ class BookSpec:
             out.append((int(size * 1_000) * WAD // 1_000, is_call, strike_pct, rng.randint(2, 8)))
         return out
 
-    def draw(self) -> list[tuple[int, int]]:
-        """(collateral WAD, debt WAD) per vault at the deployed WETH price."""
+    def draw(self, ratio_scale: float = 1.0) -> list[tuple[int, int]]:
+        """(collateral WAD, debt WAD) per vault at the deployed WETH price; the drawn ratios
+        times ``ratio_scale`` (a book under another liquidation ratio keeps its buffer)."""
         if self.distribution not in ("uniform", "skewed"):
             raise ValueError(f"distribution {self.distribution!r}: uniform or skewed")
         rng = random.Random(self.seed)
@@ -101,7 +103,7 @@ class BookSpec:
         out = []
         for _ in range(self.vaults):
             u = rng.random()
-            ratio = low + (high - low) * (u * u if self.distribution == "skewed" else u)
+            ratio = (low + (high - low) * (u * u if self.distribution == "skewed" else u)) * ratio_scale
             size = math.exp(rng.uniform(math.log(self.sizes[0]), math.log(self.sizes[1])))
             collateral = int(size * 1_000) * WAD // 1_000
             debt = int(collateral * price // WAD / ratio) // WAD * WAD  # whole kUSD, rounded down
@@ -256,7 +258,9 @@ class SimBook:
                                 token=self.weth.token.address, flash=True)
         # the book: borrowers 4-6 open the vaults in turn (one owner may hold many vaults)
         self.vaults: list[tuple[int, int, int]] = []  # (vault id, collateral WAD, normalized debt WAD)
-        drawn = book.draw()
+        # borrowers keep their buffer over the liquidation ratio: with another ratio than
+        # the deployment's 1.5, the drawn ratios scale with it
+        drawn = book.draw((params.liquidation_ratio or DEFAULT_LIQUIDATION_RATIO) / DEFAULT_LIQUIDATION_RATIO)
         total = sum(c for c, _ in drawn)
         for i, borrower in enumerate(fs.BORROWERS):
             share = sum(c for j, (c, _) in enumerate(drawn) if j % len(fs.BORROWERS) == i)

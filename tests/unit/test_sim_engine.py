@@ -166,3 +166,11 @@ def test_writers__crash__accounts_fall_below_maintenance_and_are_measured():
     crash = sim.run(_path(*[2_000 * (0.6 ** (i / 8)) for i in range(9)]))
     assert crash.writers_below_maintenance > 0
     assert crash.summary()["writers_below_maintenance"] == crash.writers_below_maintenance
+
+
+def test_liquidation_ratio__above_the_books_floor__book_keeps_its_buffer():
+    # the drawn ratios (1.6-3.0 at the deployment's 1.5) scale with the ratio: 1.92-3.6 at 1.8
+    sim = SimBook(BookSpec(vaults=12, seed=5), Params(liquidation_ratio=1.8))
+    ratios = [c * 2_000 / d for _, c, d in sim.vaults]
+    assert min(ratios) >= 1.6 * 1.8 / 1.5 * 0.999 and max(ratios) <= 3.0 * 1.8 / 1.5 * 1.01
+    assert sim.book_debt == sum(d for _, d in BookSpec(vaults=12, seed=5).draw(1.8 / 1.5))
