@@ -427,26 +427,27 @@ class _RunState:
         self.settings = st.Settings()
         self.rate = int(self.book.type_info()["rate"])
 
-    # reads
     def _send(self, handle: Handle, fn: str, *args: Any) -> Any:
+        """A keeper transaction; its gas counts against the keeper's profit."""
         result = self.book.s.tx(fs.KEEPER, handle, fn, *args)
         self.result.keeper_gas += result.gas
         self.result.keeper_profit -= result.gas * FEE_PER_GAS * self.market_price // WAD
         return result
 
-    def _vaults(self, ids: Sequence[int]) -> list[VaultInfo]:
-        s, out = self.book.s, []
-        for start in range(0, len(ids), MAX_LENS_BATCH):
-            raw = s.view(s.lens, "vaults_info", list(ids[start:start + MAX_LENS_BATCH]))
-            out += [_build(VaultInfo, self.book.vault_names, v) for v in raw]
+    def _batched(self, handle: Handle, fn: str, ids: Sequence[int], batch: int, cls: type,
+                 names: Sequence[str]) -> list[Any]:
+        """``fn(ids)`` in calls of at most ``batch`` ids, each struct as a ``cls``."""
+        out = []
+        for start in range(0, len(ids), batch):
+            out += [_build(cls, names, v) for v in self.book.s.view(handle, fn, list(ids[start:start + batch]))]
         return out
 
+    def _vaults(self, ids: Sequence[int]) -> list[VaultInfo]:
+        return self._batched(self.book.s.lens, "vaults_info", ids, MAX_LENS_BATCH, VaultInfo, self.book.vault_names)
+
     def _statuses(self, ids: Sequence[int]) -> list[AuctionStatus]:
-        s, out = self.book.s, []
-        for start in range(0, len(ids), MAX_STATUS_BATCH):
-            raw = s.view(s.auction, "statuses", list(ids[start:start + MAX_STATUS_BATCH]))
-            out += [_build(AuctionStatus, self.book.status_names, v) for v in raw]
-        return out
+        return self._batched(self.book.s.auction, "statuses", ids, MAX_STATUS_BATCH, AuctionStatus,
+                             self.book.status_names)
 
     def tick(self, offset: int) -> None:
         book, s, r = self.book, self.book.s, self.result

@@ -32,7 +32,7 @@ def chromium() -> str:
     return found
 
 
-def screenshot(html: Path, png: Path, width: int = 1100, height: int = 6000, timeout: int = 120) -> Path:
+def screenshot(html: Path, png: Path, width: int = 1100, height: int = 9000, timeout: int = 120) -> Path:
     """A PNG of ``html`` as a ``width`` x ``height`` window shows it."""
     with tempfile.TemporaryDirectory(prefix="keel-chromium-") as profile:
         cmd = [chromium(), *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
@@ -43,7 +43,18 @@ def screenshot(html: Path, png: Path, width: int = 1100, height: int = 6000, tim
             raise ScreenshotError(f"chromium took over {timeout} s") from exc
     if not png.exists() or png.stat().st_size == 0:
         raise ScreenshotError(f"chromium wrote no screenshot (exit {done.returncode}): {done.stderr[-2000:]}")
+    _trim(png)
     return png
+
+
+def _trim(png: Path, margin: int = 40) -> None:
+    """Cut the blank space below the page's content (the window is taller than most pages)."""
+    from PIL import Image, ImageChops
+
+    image = Image.open(png).convert("RGB")
+    box = ImageChops.difference(image, Image.new("RGB", image.size, (255, 255, 255))).getbbox()
+    if box and box[3] + margin < image.height:
+        image.crop((0, 0, image.width, box[3] + margin)).save(png)
 
 
 @dataclass(frozen=True)
