@@ -28,7 +28,6 @@ numbers) for each value of one parameter.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import random
