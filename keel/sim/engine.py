@@ -39,12 +39,12 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from ..artifacts import load_artifact
 from ..backends import Backend, Handle, make_backend
-from ..client import AuctionStatus, VaultInfo
+from ..client import AuctionStatus, VaultInfo, _from_struct, struct_fields
 from ..fuzz import system as fs
 from ..keeper import strategy as st
 from ..oracle import PricePoint
@@ -190,15 +190,8 @@ class RunResult:
 
 
 def _struct_names(contract: str, function: str) -> list[str]:
-    for item in load_artifact(contract).abi:
-        if item.get("type") == "function" and item.get("name") == function:
-            return [c["name"] for c in item["outputs"][0]["components"]]
-    raise KeyError(f"{contract}.{function}")
-
-
-def _build(cls: type, names: Sequence[str], value: Sequence[Any]) -> Any:
-    wanted = {f.name for f in fields(cls)}
-    return cls(**{n: v for n, v in zip(names, value) if n in wanted})
+    """Component names of the struct ``contract.function`` returns (its build artifact)."""
+    return struct_fields(load_artifact(contract), function)  # type: ignore[arg-type]  # any object with .abi
 
 
 class MarketPricing:
@@ -238,12 +231,12 @@ class SimBook:
     """The protocol, a book and a keeper on one backend, ready to run paths from a snapshot."""
 
     def __init__(self, book: BookSpec, params: Params = Params(), backend: str | Backend = "boa") -> None:
-        started = time.monotonic()
         self.spec, self.params = book, params
         self.backend = make_backend(backend, accounts=12) if isinstance(backend, str) else backend
         s = self.s = fs.System(self.backend)
         self.weth = s.types[0]
         self.keeper = s.accounts[fs.KEEPER]
+        self.type_names = _struct_names("VaultLens", "collateral_type_info")
         self._apply(params)
         tid = self.weth.type_id
         # the keeper's economics: the same rules as the bot's (keel/keeper/strategy.py)
@@ -261,7 +254,6 @@ class SimBook:
         # borrowers keep their buffer over the liquidation ratio: with another ratio than
         # the deployment's 1.5, the drawn ratios scale with it
         drawn = book.draw((params.liquidation_ratio or DEFAULT_LIQUIDATION_RATIO) / DEFAULT_LIQUIDATION_RATIO)
-        total = sum(c for c, _ in drawn)
         for i, borrower in enumerate(fs.BORROWERS):
             share = sum(c for j, (c, _) in enumerate(drawn) if j % len(fs.BORROWERS) == i)
             if share:
@@ -272,7 +264,6 @@ class SimBook:
             vault_id = s.must(borrower, s.engine, "open_vault", tid, collateral, debt)
             self.vaults.append((vault_id, collateral, -(-debt * RAY // rate)))
         self.book_debt = sum(d for _, d in drawn)
-        self.book_collateral = total
         # the market the keeper sells into, funded from a deep WBTC vault of the deployer
         wbtc = s.types[1]
         funding = max(2 * self.book_debt + 1_000_000 * WAD, 2 * int(params.market_depth or 0) * WAD)
@@ -295,9 +286,9 @@ class SimBook:
         self.vault_names = _struct_names("VaultLens", "vaults_info")
         self.status_names = _struct_names("DutchAuction", "statuses")
         self.keeper_balance = s.view(s.debt_token, "balanceOf", self.keeper)
+        self.rate = int(self.type_info()["rate"])  # RAY, stored at the snapshot: every run starts from it
         self.start_time = s.now
         self.snapshot = self.backend.snapshot()
-        self.build_seconds = time.monotonic() - started
 
     # -- set-up
     def _apply(self, p: Params) -> None:
@@ -353,7 +344,7 @@ class SimBook:
     def type_info(self) -> dict[str, Any]:
         """``VaultLens.collateral_type_info`` of WETH, by field name."""
         info = self.s.view(self.s.lens, "collateral_type_info", self.weth.type_id)
-        return dict(zip(_struct_names("VaultLens", "collateral_type_info"), info))
+        return dict(zip(self.type_names, info))
 
     # -- one path
     def run(self, path: Sequence[PricePoint], run: int = 0, seed: int = 0, drain_seconds: int = 6 * 3_600,
@@ -414,6 +405,7 @@ class _RunState:
     mirror: dict[int, tuple[int, int]] = field(default_factory=dict)  # vault id -> (collateral, normalized debt)
     touched: set[int] = field(default_factory=set)
     lot_debt: dict[int, int] = field(default_factory=dict)
+    lots_seen: int = 0  # the auction's lot count when last read (every lot is this run's)
     price: int | None = None  # WAD, the feed's current price as last read
     fresh: bool = False
     last_poke: int = 0
@@ -425,7 +417,7 @@ class _RunState:
         self.impact = bool(self.book.params.market_depth)
         self.pricing: Any = QuotePricing(self.book) if self.impact else MarketPricing(self.book.weth.scale)
         self.settings = st.Settings()
-        self.rate = int(self.book.type_info()["rate"])
+        self.rate = self.book.rate
 
     def _send(self, handle: Handle, fn: str, *args: Any) -> Any:
         """A keeper transaction; its gas counts against the keeper's profit."""
@@ -439,7 +431,7 @@ class _RunState:
         """``fn(ids)`` in calls of at most ``batch`` ids, each struct as a ``cls``."""
         out = []
         for start in range(0, len(ids), batch):
-            out += [_build(cls, names, v) for v in self.book.s.view(handle, fn, list(ids[start:start + batch]))]
+            out += [_from_struct(cls, names, v) for v in self.book.s.view(handle, fn, list(ids[start:start + batch]))]
         return out
 
     def _vaults(self, ids: Sequence[int]) -> list[VaultInfo]:
@@ -467,7 +459,8 @@ class _RunState:
                 self.last_poke = s.now
         # the price only changes at a poke; freshness matters only when there is something
         # to act on, so the feed is read after a poke or when vaults or lots need a decision
-        if poked or self.price is None:
+        read = poked or self.price is None
+        if read:
             self.price, self.fresh = s.view(book.weth.feed, "peek")
             if book.writers and self.fresh and (self.writer_low is None or self.price * 100 < self.writer_low * 95):
                 self._check_writers()
@@ -475,7 +468,7 @@ class _RunState:
         if not candidates and not self.active:
             self._record(offset)
             return
-        if not poked:
+        if not read:
             self.price, self.fresh = s.view(book.weth.feed, "peek")
             candidates = self._candidates(self.price)
         price, fresh = self.price, self.fresh
@@ -514,8 +507,8 @@ class _RunState:
                             r.partial += 1
                     self.mirror[info.vault_id] = (info.collateral, info.normalized_debt)
                 count = s.view(s.auction, "auction_count")
-                known = set(self.active) | set(self.lot_debt)
-                self.active += [a for a in range(1, count + 1) if a not in known]
+                self.active += range(self.lots_seen + 1, count + 1)
+                self.lots_seen = count
         # auctions: resets and takes by the bot's rules
         if self.active:
             statuses = self._statuses(self.active)
@@ -523,22 +516,27 @@ class _RunState:
                 self.lot_debt[status.auction_id] = status.debt
             plan = st.plan_auctions(statuses, {t.collateral_type: t}, self.pricing, econ, self.settings, 0)
             by_id = {x.auction_id: x for x in statuses}
+            bad_before = None  # RAD: the engine's bad debt before the next take (after the last)
             for action in plan.actions:
                 if isinstance(action, st.Reset):
                     if self._send(s.auction, "reset", action.auction_id, book.keeper).ok:
                         r.resets += 1
+                    bad_before = None  # a reset's incentive lands there too: not a loss
                 elif isinstance(action, st.Take):
-                    bad_before = s.view(s.engine, "bad_debt")
+                    if bad_before is None:
+                        bad_before = s.view(s.engine, "bad_debt")
                     result = self._send(book.taker, "flash_take", action.auction_id, action.amount, action.max_price,
                                         book.market.address, book.weth.token.address, book.weth.scale,
                                         action.min_profit)
-                    if not result.ok:
+                    if not result.ok:  # reverted: nothing changed
                         continue
                     bought, profit = result.value
                     r.keeper_profit += profit
                     r.takes.append(TakeRecord(offset, action.auction_id, by_id[action.auction_id].price, int(price),
                                               self.market_price, bought, profit))
-                    r.bad_debt += (s.view(s.engine, "bad_debt") - bad_before) // RAY
+                    bad_after = s.view(s.engine, "bad_debt")
+                    r.bad_debt += (bad_after - bad_before) // RAY
+                    bad_before = bad_after
             taken = [a.auction_id for a in plan.actions if isinstance(a, st.Take)]
             if taken:
                 ended = {x.auction_id for x in self._statuses(taken) if not x.active}

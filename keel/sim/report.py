@@ -264,24 +264,21 @@ def write(d: ReportData, out: Path) -> Path:
     """``report.html`` plus ``replay.json``, ``takes.csv``, ``batch.json``, ``losses.csv``,
     ``sweeps.json``, ``sweeps.csv`` and ``margin.csv`` in ``out``; the HTML's path."""
     from . import montecarlo
+    from .replay import write_outputs
 
-    out.mkdir(parents=True, exist_ok=True)
     r = d.replay
     replay = r.summary()
     replay["maker_loss_scaled_kusd"] = maker_comparison(r, d.maker_debt)[1]
     replay["maker_debt_assumed"] = d.maker_debt
-    (out / "replay.json").write_text(json.dumps(replay, indent=2) + "\n")
-    (out / "takes.csv").write_text("offset_s,auction_id,price,oracle,market,bought,profit\n" + "".join(
-        f"{t.offset},{t.auction_id},{t.price / WAD},{t.oracle / WAD},{t.market / WAD},{t.bought / WAD},{t.profit / WAD}\n"
-        for t in r.takes))
+    write_outputs(out, "replay.json", replay, "takes.csv", "offset_s,auction_id,price,oracle,market,bought,profit",
+                  (f"{t.offset},{t.auction_id},{t.price / WAD},{t.oracle / WAD},{t.market / WAD},{t.bought / WAD},"
+                   f"{t.profit / WAD}" for t in r.takes))
     montecarlo.write(d.batch, out)
-    (out / "sweeps.json").write_text(json.dumps([s.to_json() for s in d.sweeps], indent=2) + "\n")
-    lines = ["parameter,value,mean_loss,var95,es95,var99,es99,worst"]
-    for s in d.sweeps:
-        for v, b in zip(s.values, s.batches):
-            lines.append(f"{s.name},{v},{b.risk[0].mean:.6f},{b.risk[0].var:.6f},{b.risk[0].es:.6f},"
-                         f"{b.risk[1].var:.6f},{b.risk[1].es:.6f},{b.risk[1].worst:.6f}")
-    (out / "sweeps.csv").write_text("\n".join(lines) + "\n")
+    write_outputs(out, "sweeps.json", [s.to_json() for s in d.sweeps], "sweeps.csv",  # type: ignore[arg-type]
+                  "parameter,value,mean_loss,var95,es95,var99,es99,worst",
+                  (f"{s.name},{v},{b.risk[0].mean:.6f},{b.risk[0].var:.6f},{b.risk[0].es:.6f},"
+                   f"{b.risk[1].var:.6f},{b.risk[1].es:.6f},{b.risk[1].worst:.6f}"
+                   for s in d.sweeps for v, b in zip(s.values, s.batches)))
     (out / "margin.csv").write_text("portfolio,isolated_kusd,portfolio_margin_kusd,saving\n" + "".join(
         f"\"{m.portfolio}\",{m.isolated:.6f},{m.portfolio_margin:.6f},{m.saving:.6f}\n" for m in d.margin))
     html = out / "report.html"
