@@ -4,7 +4,7 @@ brownie 1.22 has no plugin system; ``brownie.project.main._load_sources`` import
 top-level ``brownie_hooks`` module if the project has one.  Keel uses that import (which
 happens on every ``project.load`` -- ``brownie compile``/``test``/``run``/``console`` and
 ``keel``'s own loader -- before anything is compiled or any network is launched) to patch
-three brownie limitations.
+four brownie limitations.
 
 1. Coverage data for Vyper 0.4 modules.
    ``brownie.project.compiler.vyper._generate_coverage_data`` assumes every contract's
@@ -31,6 +31,17 @@ three brownie limitations.
    expander, whenever a network is activated.  A per-run port matters because brownie
    silently *attaches* to whatever node already listens on the port instead of launching
    its own, so two test runs on one machine would otherwise share a chain.
+
+4. Anvil flags that brownie does not know.
+   brownie turns ``cmd_settings`` into anvil flags through a fixed table
+   (``brownie.network.rpc.anvil.CLI_FLAGS``) and drops any other key with a warning.  We add
+   ``max_persisted_states`` (``--max-persisted-states``).  Left at its default, anvil keeps
+   the newest few hundred block states in memory and writes older ones to
+   ``~/.foundry/anvil/tmp/anvil-state-*`` -- a full copy of the state per block, several GB
+   over one test session -- and does not remove them when it is stopped with SIGTERM, which
+   is how brownie stops it.  Run after run that filled the disk (79 GB on one machine), so
+   brownie-config.yaml sets ``max_persisted_states: 0``: nothing is written, and state older
+   than a few hundred blocks can no longer be queried (no test or tool of ours does).
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ import os
 from brownie._config import CONFIG
 from brownie._expansion import expand_posix_vars
 from brownie.project import main as _project_main
+from brownie.network.rpc import anvil as _anvil_rpc
 from brownie.project.compiler import vyper as _vyper_compiler
 
 _MIN_OPCODES = 5
@@ -101,6 +113,11 @@ def _patch_cmd_settings_expansion() -> None:
     config_cls.set_active_network = set_active_network
 
 
+def _patch_anvil_flags() -> None:
+    _anvil_rpc.CLI_FLAGS.setdefault("max_persisted_states", "--max-persisted-states")
+
+
 _patch_vyper_coverage()
 _patch_cmd_settings_expansion()
+_patch_anvil_flags()
 _patch_incremental_compile()

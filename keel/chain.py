@@ -197,6 +197,9 @@ class Anvil:
             "--accounts", str(self.accounts),
             "--balance", str(self.balance),
             "--chain-id", str(self.chain_id),
+            # keep no old block states on disk: anvil would write them to ~/.foundry/anvil/tmp
+            # and leave them there when stopped (brownie_hooks.py, 4.)
+            "--max-persisted-states", "0",
         ]
         if self.hardfork:
             cmd += ["--hardfork", self.hardfork]
