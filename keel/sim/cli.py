@@ -31,7 +31,7 @@ def _params(args: argparse.Namespace) -> Any:
 
     return Params(liquidation_ratio=args.liquidation_ratio, penalty=args.penalty, curve_tau=args.curve_tau,
                   curve_buf=args.curve_buf, type_limit=args.type_limit, keeper_interval=args.tick,
-                  market_depth=args.market_depth)
+                  market_depth=args.market_depth, liquidate_writers=not args.no_writer_liquidation)
 
 
 def _spec(args: argparse.Namespace) -> Any:
@@ -96,6 +96,11 @@ def _batch(args: argparse.Namespace) -> int:
           "loss = bad debt, kUSD")
     for r in batch.risk:
         print(f"  {r.alpha:.0%}: VaR {r.var:,.2f}  ES {r.es:,.2f}  (mean {r.mean:,.2f}, worst {r.worst:,.2f})")
+    if args.writers:
+        losses = batch.losses
+        print(f"  writers: {sum(x.writers_liquidated for x in losses) / len(losses):.1f} of {args.writers} liquidated "
+              f"a path on average; under water at the end: worst {max(x.writer_shortfall_end for x in losses):,.2f} "
+              "kUSD")
     print(f"results in {args.out}/ (batch.json, losses.csv)")
     return 0
 
@@ -163,7 +168,10 @@ def _common(p: argparse.ArgumentParser, *, runs_default: int | None) -> None:
                       help="vault sizes, whole ETH, log-uniform (default 1 40)")
     book.add_argument("--writers", type=int, default=0,
                       help="option writers: PortfolioMargin accounts writing 30-day puts or calls (sizes as the "
-                           "vaults'); measured at each 5 %% low of the oracle (default 0)")
+                           "vaults'); the keeper liquidates the under-margined ones (Dutch ramp) and they are "
+                           "measured at each 5 %% low of the oracle (default 0)")
+    book.add_argument("--no-writer-liquidation", action="store_true",
+                      help="the keeper leaves the writers alone: only measure them (what liquidation saves)")
     params = p.add_argument_group("risk parameters of WETH (default: the deployment's, keel/fuzz/system.py)")
     params.add_argument("--liquidation-ratio", type=float, help="e.g. 1.5")
     params.add_argument("--penalty", type=float, help="e.g. 1.13")

@@ -23,6 +23,10 @@ the DEX the keeper sells into) and the keeper's ``KeeperTaker``, and takes a sna
   them with ``VaultLens.vaults_info`` and liquidates with ``Liquidator.liquidate_many``; it
   takes a lot with ``KeeperTaker.flash_take`` (selling into the market) when the market pays
   more than the lot costs plus gas;
+* with option writers (``BookSpec.writers``: ``PortfolioMargin`` accounts), the keeper also
+  liquidates the under-margined ones by the bot's margin rules (``strategy.plan_margin``):
+  it starts their ramps and takes their shorts over once the ramp pays beyond the mark
+  (:meth:`_RunState._margin`); ``Params.liquidate_writers=False`` only measures them;
 * after the path the clock keeps moving at the last price for the oracle's delay and jump
   confirmation, then until every lot has ended (or ``drain_seconds``).
 
@@ -43,8 +47,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from ..artifacts import load_artifact
-from ..backends import Backend, Handle, make_backend
-from ..client import AuctionStatus, VaultInfo, _from_struct, struct_fields
+from ..backends import Backend, BackendError, Handle, make_backend
+from ..client import AuctionStatus, MarginHealth, VaultInfo, _from_struct, struct_fields
 from ..fuzz import system as fs
 from ..keeper import strategy as st
 from ..oracle import PricePoint
@@ -123,10 +127,14 @@ class Params:
     type_limit: float | None = None  # kUSD of WETH vault debt in auction at once
     keeper_interval: int = 300  # seconds between keeper ticks
     market_depth: float | None = None  # kUSD on a constant-product curve (market impact); None: none
+    liquidate_writers: bool = True  # the keeper liquidates under-margined writers (False: only measured)
 
     def label(self) -> str:
-        set_ = {k: v for k, v in asdict(self).items() if v is not None and k != "keeper_interval"}
+        set_ = {k: v for k, v in asdict(self).items()
+                if v is not None and k not in ("keeper_interval", "liquidate_writers")}
         parts = [f"{k}={v}" for k, v in set_.items()]
+        if not self.liquidate_writers:
+            parts.append("writers not liquidated")
         return ", ".join(parts + [f"keeper every {self.keeper_interval} s"])
 
 
@@ -162,6 +170,12 @@ class RunResult:
     resets: int = 0
     writers_below_maintenance: int = 0  # option writers' accounts unhealthy at the lowest price
     writer_shortfall: int = 0  # WAD: what under-water writer accounts lack (debt + shorts - assets) then
+    writers_below_maintenance_end: int = 0  # writer accounts still unhealthy when the run ends
+    writer_shortfall_end: int = 0  # WAD: what under-water writer accounts lack when the run ends
+    margin_starts: int = 0  # PortfolioMargin.start_liquidation calls by the keeper
+    margin_takeovers: int = 0  # PortfolioMargin.liquidate / liquidate_debt steps by the keeper
+    writers_liquidated: int = 0  # writer accounts the keeper took positions or debt from
+    margin_profit: int = 0  # WAD: value received - value given up in margin liquidations (oracle, mark)
     keeper_profit: int = 0  # rewards + take profits - gas at FEE_PER_GAS
     keeper_gas: int = 0  # gas units
     first_liquidation: int = -1  # seconds into the path
@@ -182,7 +196,7 @@ class RunResult:
         """Plain numbers (kUSD floats) without the per-take and per-step series."""
         data = {k: v for k, v in asdict(self).items() if k not in ("takes", "ratios", "prices")}
         for key in ("start_price", "low_price", "book_debt", "loss", "bad_debt", "open_lot_debt", "keeper_profit",
-                    "writer_shortfall"):
+                    "writer_shortfall", "writer_shortfall_end", "margin_profit"):
             data[key] = data[key] / WAD
         data["time_to_clear"] = self.time_to_clear
         data["takes"] = len(self.takes)
@@ -283,6 +297,14 @@ class SimBook:
         self.taker = s._deploy_one("KeeperTaker", s.auction.address, s.debt_token.address, s.deployer)
         s.must(fs.DEPLOYER, self.taker, "set_roles", self.keeper, 1)
         self.writers = self._open_writers(book)
+        if self.writers:
+            self._fund_margin_keeper(book)
+            names = struct_fields(load_artifact("PortfolioMargin"), "params")  # type: ignore[arg-type]
+            margin_params = dict(zip(names, s.view(s.margin, "params")))
+            self.margin_params = st.MarginParams(int(margin_params["ramp_seconds"]),
+                                                 int(margin_params["max_bonus_bps"]))
+            self.health_names = _struct_names("PortfolioMargin", "health")
+            self.position_names = _struct_names("PortfolioMargin", "positions")
         self.vault_names = _struct_names("VaultLens", "vaults_info")
         self.status_names = _struct_names("DutchAuction", "statuses")
         self.keeper_balance = s.view(s.debt_token, "balanceOf", self.keeper)
@@ -332,6 +354,23 @@ class SimBook:
                 amount = amount // 2 // WAD * WAD
             accounts.append(vault_id)
         return accounts
+
+    def _fund_margin_keeper(self, book: BookSpec) -> None:
+        """The keeper takes over the writers' shorts in their liquidation ramps: it writes the
+        same options in the house first (covered calls: WETH; cash-secured puts: strike in
+        kUSD). Enough of both for every writer's largest possible position."""
+        s, weth = self.s, self.weth
+        drawn = book.draw_writers()
+        calls = sum(c * per_eth for c, is_call, _, per_eth in drawn if is_call)  # WAD options
+        puts = sum(c * per_eth * pct // 100 for c, is_call, pct, per_eth in drawn if not is_call)  # WAD ETH
+        s.fund(fs.KEEPER, weth, calls // WAD + 1)
+        need = puts * weth.spec.price // WAD + 1_000 * WAD  # WAD kUSD: every put's strike
+        have = s.view(s.debt_token, "balanceOf", self.keeper)
+        if need > have:
+            wbtc = s.types[1]
+            units = -(-3 * (need - have) // wbtc.spec.price) + 1
+            s.fund(fs.KEEPER, wbtc, units)
+            s.must(fs.KEEPER, s.engine, "open_vault", wbtc.type_id, units * 10**wbtc.spec.decimals, need - have)
 
     def writer_health(self) -> list[tuple[int, int, int, bool]]:
         """(value, debt, maintenance, healthy) of every writer account now, WAD."""
@@ -411,6 +450,10 @@ class _RunState:
     last_poke: int = 0
     last_report: int = 0
     writer_low: int | None = None  # WAD: the feed price the writers were last measured at
+    writer_check: int | None = None  # WAD: the feed price all writer accounts were last screened at
+    watch: set[int] = field(default_factory=set)  # writer accounts unhealthy at the last screen
+    liquidated_writers: set[int] = field(default_factory=set)
+    margin_locked: int = 0  # WAD kUSD the keeper locked in the house writing puts to take over shorts
 
     def __post_init__(self) -> None:
         self.mirror = {v: (c, d) for v, c, d in self.book.vaults}
@@ -464,6 +507,8 @@ class _RunState:
             self.price, self.fresh = s.view(book.weth.feed, "peek")
             if book.writers and self.fresh and (self.writer_low is None or self.price * 100 < self.writer_low * 95):
                 self._check_writers()
+        if book.writers and self.fresh and book.params.liquidate_writers:
+            self._margin(int(self.price))
         candidates = self._candidates(self.price)
         if not candidates and not self.active:
             self._record(offset)
@@ -544,12 +589,96 @@ class _RunState:
                     r.last_lot_end = offset
                     self.active = [a for a in self.active if a not in ended]
 
+    def _margin(self, price: int) -> None:
+        """The keeper's margin step, by the production bot's rules (``strategy.plan_margin``):
+        start the ramp of each unhealthy writer account, then take its shorts over (writing
+        the same options in the house) once the ramp pays beyond their mark. All accounts are
+        screened when the feed has moved 2 % since the last screen; the unhealthy ones are
+        read every tick until healthy again."""
+        book, s, r = self.book, self.book.s, self.result
+        try:
+            if self.writer_check is None or abs(price - self.writer_check) * 50 >= self.writer_check:
+                self.watch = {v for v, (*_, ok) in zip(book.writers, book.writer_health()) if not ok}
+                self.writer_check = price
+            if not self.watch:
+                return
+            accounts = self._margin_accounts(sorted(self.watch), price)
+        except BackendError:  # the price went stale since it was read: the next fresh tick acts
+            return
+        self.watch = {a.vault_id for a in accounts if not a.health.healthy}
+        if not self.watch:
+            return
+        weth = book.weth
+        balance = s.view(s.debt_token, "balanceOf", book.keeper)
+        collateral = {weth.type_id: s.view(weth.token, "balanceOf", book.keeper) // weth.scale * weth.scale}
+        econ = st.Economics(FEE_PER_GAS, self.market_price)
+        plan = st.plan_margin(accounts, book.margin_params, s.now, econ, self.settings, balance,
+                              collateral=collateral)
+        for action in plan.actions:
+            if isinstance(action, st.StartMarginLiquidation):
+                if self._send(s.margin, "start_liquidation", action.vault_id).ok:
+                    r.margin_starts += 1
+            elif isinstance(action, st.TakeOverPosition):
+                if action.is_short:
+                    # hand in the same options, written by the keeper: a covered short of its own
+                    wrote = self._send(s.house, "write", action.series_id, action.amount, book.keeper)
+                    if not wrote.ok:
+                        continue
+                    taken = self._send(s.margin, "liquidate", action.vault_id, action.series_id, action.amount,
+                                       book.keeper)
+                    if not taken.ok:  # give the options back to the house: nothing changed
+                        self._send(s.house, "close", action.series_id, action.amount, book.keeper)
+                        continue
+                    if not action.is_call:
+                        self.margin_locked += int(wrote.value)
+                    # collateral received (at the oracle) - the short's worth (its mark)
+                    r.margin_profit += int(taken.value) * price // WAD - action.mark * action.amount // WAD
+                else:
+                    taken = self._send(s.margin, "liquidate", action.vault_id, action.series_id, action.amount,
+                                       book.keeper)
+                    if not taken.ok:
+                        continue
+                    # options received (at their mark) - the kUSD paid, which counts in the balance
+                    r.margin_profit += action.mark * action.amount // WAD
+                r.margin_takeovers += 1
+                self.liquidated_writers.add(action.vault_id)
+            elif isinstance(action, st.LiquidateMarginDebt):
+                taken = self._send(s.margin, "liquidate_debt", action.vault_id, action.amount, book.keeper)
+                if taken.ok:
+                    # collateral received (at the oracle); the kUSD repaid counts in the balance
+                    r.margin_profit += int(taken.value) * price // WAD
+                    r.margin_takeovers += 1
+                    self.liquidated_writers.add(action.vault_id)
+        r.writers_liquidated = len(self.liquidated_writers)
+
+    def _margin_accounts(self, ids: Sequence[int], price: int) -> list[st.MarginAccount]:
+        """What ``plan_margin`` weighs of each account (as the bot's ``read_margin``): health,
+        ramp start, positions; their ramp and mark prices while a ramp runs."""
+        book, s = self.book, self.book.s
+        ramp_seconds = book.margin_params.ramp_seconds
+        out = []
+        for v in ids:
+            health = _from_struct(MarginHealth, book.health_names, s.view(s.margin, "health", v))
+            started = int(s.view(s.margin, "account", v)[2])
+            views: list[st.PositionView] = []
+            if not health.healthy and started and s.now <= started + 2 * ramp_seconds:
+                for p in s.view(s.margin, "positions", v):
+                    p = dict(zip(book.position_names, p))
+                    views.append(st.PositionView(
+                        series_id=int(p["series_id"]), is_call=bool(p["is_call"]), is_short=bool(p["is_short"]),
+                        amount=int(p["amount"]), strike=int(p["strike"]), expiry=int(p["expiry"]),
+                        ramp=int(s.view(s.margin, "ramp_price", v, p["series_id"])),
+                        mark=int(s.view(s.margin, "mark", p["series_id"])),
+                    ))
+            collateral = int(s.view(s.engine, "vault_position", v)[2])
+            out.append(st.MarginAccount(v, health, started, book.weth.type_id, tuple(views),
+                                        collateral * price // WAD))
+        return out
+
     def _check_writers(self) -> None:
         """The option writers at a new low of the feed (5 % below the last check): how many
-        accounts are below maintenance, and what the under-water ones lack. The engine's
-        keeper does not liquidate margin accounts (the production keeper does: keel/keeper)."""
-        from ..backends import BackendError
-
+        accounts are below maintenance, and what the under-water ones lack (the worst over
+        the run; the keeper's margin step, :meth:`_margin`, liquidates them meanwhile)."""
         try:
             health = self.book.writer_health()
         except BackendError:  # a stale price: the next fresh one measures
@@ -603,6 +732,16 @@ class _RunState:
         # the take profits already counted)
         gained = s.view(s.debt_token, "balanceOf", book.keeper) - book.keeper_balance
         r.keeper_profit += gained - sum(t.profit for t in r.takes)
+        if book.writers:
+            # margin liquidations: the kUSD locked under puts written is the keeper's still,
+            # and what it received beyond what it gave up counts (margin_profit)
+            r.keeper_profit += self.margin_locked + r.margin_profit
+            try:
+                health = book.writer_health()
+            except BackendError:  # a stale price at the end: leave the end figures at zero
+                health = []
+            r.writers_below_maintenance_end = sum(1 for *_, ok in health if not ok)
+            r.writer_shortfall_end = sum(max(0, debt - value) for value, debt, _, _ in health)
 
 
 __all__ = ["BookSpec", "MarketPricing", "Params", "RunResult", "SimBook", "TakeRecord"]

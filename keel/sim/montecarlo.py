@@ -139,6 +139,8 @@ class RunLoss:
     take_vs_market: float = 0.0  # mean take price / the market's price then
     writers_below_maintenance: int = 0  # option writers' accounts unhealthy at the worst check
     writer_shortfall: float = 0.0  # kUSD under-water writer accounts lack then
+    writers_liquidated: int = 0  # writer accounts the keeper took positions or debt from
+    writer_shortfall_end: float = 0.0  # kUSD under-water writer accounts lack at the end
 
     @classmethod
     def of(cls, r: RunResult, low: float) -> "RunLoss":
@@ -152,6 +154,7 @@ class RunLoss:
             take_vs_oracle=mean([t.price / t.oracle for t in r.takes if t.oracle]),
             take_vs_market=mean([t.price / t.market for t in r.takes if t.market]),
             writers_below_maintenance=r.writers_below_maintenance, writer_shortfall=r.writer_shortfall / WAD,
+            writers_liquidated=r.writers_liquidated, writer_shortfall_end=r.writer_shortfall_end / WAD,
         )
 
 

@@ -6,7 +6,8 @@ with the CSV and JSON it was drawn from beside it.
 1. the Black Thursday replay (``keel/sim/data/black_thursday.csv``) on the book, with its
    series: price path (market and oracle), the distribution of collateral ratios over time,
    every auction take against the oracle; the bad debt next to MakerDAO's 5.67M DAI on the
-   day, scaled to the book;
+   day, scaled to the book; with option writers, the replay runs again from the same snapshot
+   with the keeper leaving them alone, to show what their liquidation saves;
 2. a Monte Carlo batch: the loss distribution, VaR and ES at 95 % and 99 %, per-path metrics;
 3. parameter sweeps (liquidation ratio, penalty, auction curve, caps, keeper latency):
    loss against the parameter on the same paths;
@@ -61,6 +62,7 @@ class ReportData:
     maker_debt: float = MAKER_DEBT
     seconds: float = 0.0
     command: str = ""
+    unliquidated: RunResult | None = None  # the replay with the writers left alone (writers only)
 
 
 def build(book: BookSpec, params: Params, spec: PathSpec, *, runs: int, sweeps: dict[str, list[float]],
@@ -74,9 +76,18 @@ def build(book: BookSpec, params: Params, spec: PathSpec, *, runs: int, sweeps: 
     log(f"report: Black Thursday replay on {book.vaults} vaults ({backend})")
     replay_book = book
     sim = SimBook(book, params, backend if backend != "anvil-keeper" else "boa")
-    replay = sim.run(load_csv(csv), run=0, seed=0, series=True)
-    sim.backend.close()
+    path = load_csv(csv)
+    replay = sim.run(path, run=0, seed=0, series=True)
     log(f"report: replay done: bad debt {replay.loss / WAD:,.2f} kUSD of {replay.book_debt / WAD:,.0f}")
+    unliquidated = None
+    if book.writers and params.liquidate_writers:
+        # the same book and path with the keeper leaving the writers alone (a keeper rule,
+        # not a contract parameter: the snapshot serves both)
+        sim.params = replace(params, liquidate_writers=False)
+        unliquidated = sim.run(path, run=0, seed=0)
+        log(f"report: writers left alone: {unliquidated.writers_below_maintenance_end} below maintenance, "
+            f"{unliquidated.writer_shortfall_end / WAD:,.0f} kUSD under water at the end")
+    sim.backend.close()
     # the option writers are measured in the replay; the batch and the sweeps run the vaults
     # only (a writer check costs a PortfolioMargin.health per account at each 5 % low)
     book = replace(book, writers=0)
@@ -88,7 +99,7 @@ def build(book: BookSpec, params: Params, spec: PathSpec, *, runs: int, sweeps: 
                               workers=workers, backend=backend, scheduler=scheduler, log=log))
     rows = compare() if margin else []
     return ReportData(replay_book, params, replay, Path(csv).name, batch, done, rows, maker_debt,
-                      time.monotonic() - started, command)
+                      time.monotonic() - started, command, unliquidated)
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -182,8 +193,8 @@ def render(d: ReportData) -> str:
             ["collateral ratios", f"{d.book.distribution} between {d.book.ratios[0]} and {d.book.ratios[1]}"],
             ["sizes", f"log-uniform {d.book.sizes[0]}-{d.book.sizes[1]} ETH"],
             ["option writers", f"{d.book.writers} PortfolioMargin accounts (30-day puts 85-95 % or calls 105-115 %, "
-                               "2-8 options per ETH) in the Black Thursday replay; the Monte Carlo batch and the "
-                               "sweeps run the vaults only" if d.book.writers else "none"],
+                               "2-8 options per ETH) in the Black Thursday replay, liquidated by the keeper; the "
+                               "Monte Carlo batch and the sweeps run the vaults only" if d.book.writers else "none"],
             ["debt", f"{r.book_debt / WAD:,.0f} kUSD"],
             ["parameters", d.params.label() + " (others: keel/fuzz/system.py)"],
             ["seed", d.book.seed],
@@ -206,11 +217,8 @@ def render(d: ReportData) -> str:
             ["lots still running at the end", r.lots_open_at_end],
             ["time to clear (first liquidation to last lot's end)", f"{r.time_to_clear / 3_600:.1f} h"],
             ["keeper profit (rewards + take profits - gas)", f"{r.keeper_profit / WAD:,.0f} kUSD"],
-            *([["option writers below maintenance at the worst check", f"{r.writers_below_maintenance} of "
-                f"{d.book.writers}"],
-               ["what under-water writer accounts lack then (not liquidated by the engine's keeper)",
-                f"{r.writer_shortfall / WAD:,.0f} kUSD"]] if d.book.writers else []),
         ]),
+        *_writers_section(d),
         price_chart(r, "Price path: market and oracle"),
         ratio_chart(r, liquidation_ratio, "Collateral ratios over time (vaults with debt, capped at 5)"),
         takes_chart(r, "Auction clearing prices"),
@@ -260,6 +268,35 @@ def _per_path(b: BatchResult) -> list[list[Any]]:
     return rows
 
 
+def _writers_section(d: ReportData) -> list[str]:
+    """The option writers in the replay: liquidated by the keeper, and left alone."""
+    if not d.book.writers:
+        return []
+    r, u = d.replay, d.unliquidated
+    first = "keeper liquidates them" if d.params.liquidate_writers else "left alone"
+    runs = [(first, r)] + ([("left alone", u)] if u is not None else [])
+    header = ["option writers (" + f"{d.book.writers} accounts)"] + [name for name, _ in runs]
+    rows = [
+        ["below maintenance, worst 5 % low"] + [x.writers_below_maintenance for _, x in runs],
+        ["under water then (obligations - assets), kUSD"] + [round(x.writer_shortfall / WAD) for _, x in runs],
+        ["below maintenance at the end"] + [x.writers_below_maintenance_end for _, x in runs],
+        ["under water at the end, kUSD"] + [round(x.writer_shortfall_end / WAD) for _, x in runs],
+        ["ramps started / take-overs"] + [f"{x.margin_starts} / {x.margin_takeovers}" for _, x in runs],
+        ["accounts liquidated"] + [x.writers_liquidated for _, x in runs],
+        ["keeper's margin profit (received - given up, at oracle and mark), kUSD"]
+        + [round(x.margin_profit / WAD) for _, x in runs],
+    ]
+    return [
+        "<h3>Option writers</h3>",
+        "<p>The keeper starts the liquidation ramp of each writer account below its maintenance margin "
+        "(<code>PortfolioMargin.start_liquidation</code>) and, once the ramp pays beyond the options' mark, takes "
+        "the shorts over (<code>liquidate</code>, writing the same options in the house), by the production "
+        "bot's rules (<code>strategy.plan_margin</code>). Under water: what an account's obligations exceed "
+        "its assets by, a shortfall its option holders would bear at expiry.</p>",
+        _table(header, rows),
+    ]
+
+
 def write(d: ReportData, out: Path) -> Path:
     """``report.html`` plus ``replay.json``, ``takes.csv``, ``batch.json``, ``losses.csv``,
     ``sweeps.json``, ``sweeps.csv`` and ``margin.csv`` in ``out``; the HTML's path."""
@@ -270,6 +307,8 @@ def write(d: ReportData, out: Path) -> Path:
     replay = r.summary()
     replay["maker_loss_scaled_kusd"] = maker_comparison(r, d.maker_debt)[1]
     replay["maker_debt_assumed"] = d.maker_debt
+    if d.unliquidated is not None:
+        replay["writers_left_alone"] = d.unliquidated.summary()
     write_outputs(out, "replay.json", replay, "takes.csv", "offset_s,auction_id,price,oracle,market,bought,profit",
                   (f"{t.offset},{t.auction_id},{t.price / WAD},{t.oracle / WAD},{t.market / WAD},{t.bought / WAD},"
                    f"{t.profit / WAD}" for t in r.takes))

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import json
+
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 
@@ -69,10 +71,17 @@ def test_sim_report__small_book__html_renders_in_chromium_with_its_charts(tmp_pa
     from keel.sim.report import build, write
     from keel.sim.screenshot import ink, screenshot
 
-    data = build(BookSpec(vaults=30, seed=3), Params(), SPEC, runs=6, sweeps={"liquidation_ratio": [1.4, 1.6]},
-                 sweep_runs=2, csv=str(DEFAULT_CSV), seed=4, workers=2, log=QUIET)
+    data = build(BookSpec(vaults=30, seed=3, writers=4), Params(), SPEC, runs=6,
+                 sweeps={"liquidation_ratio": [1.4, 1.6]}, sweep_runs=2, csv=str(DEFAULT_CSV), seed=4, workers=2,
+                 log=QUIET)
     html = write(data, tmp_path)
     text = html.read_text()
+    # the writers: the replay again from the same snapshot with the keeper leaving them alone
+    assert data.unliquidated is not None and data.unliquidated.margin_takeovers == 0
+    assert data.replay.writers_liquidated > 0
+    assert data.replay.writer_shortfall_end <= data.unliquidated.writer_shortfall_end
+    assert "<h3>Option writers</h3>" in text and "left alone" in text
+    assert json.loads((tmp_path / "replay.json").read_text())["writers_left_alone"]["margin_starts"] == 0
     assert "nan" not in text.lower().replace("nanc", "")  # no NaN anywhere ("finance" aside)
     svgs = [ET.fromstring(part[:part.index("</svg>") + 6]) for part in ("<svg" + p for p in text.split("<svg")[1:])]
     assert len(svgs) == 6  # price, ratios, takes, losses, the batch's first path, the sweep: all parse

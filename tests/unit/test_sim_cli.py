@@ -57,3 +57,16 @@ def test_simulate__sweep__one_batch_per_value_same_seeds(tmp_path, monkeypatch):
     assert [b["params"]["penalty"] for b in sweep["batches"]] == [1.05, 1.2]
     assert [[x["seed"] for x in b["losses"]] for b in sweep["batches"]] == [[1, 2], [1, 2]]
     assert (tmp_path / "penalty=1.05" / "losses.csv").exists() and (tmp_path / "penalty=1.2" / "losses.csv").exists()
+
+
+def test_simulate__batch_with_writers__keeper_liquidates_them_unless_told_not_to(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KEEL_QUIET", "1")
+    args = ["simulate", "--runs", "1", "--vaults", "4", "--writers", "3", "--path", "jump", "--jump", "-0.5",
+            "--hours", "4", "--workers", "1"]
+    assert keel_main(args + ["--out", str(tmp_path / "on")]) == 0
+    assert "writers:" in capsys.readouterr().out
+    assert keel_main(args + ["--no-writer-liquidation", "--out", str(tmp_path / "off")]) == 0
+    on = json.loads((tmp_path / "on" / "batch.json").read_text())
+    off = json.loads((tmp_path / "off" / "batch.json").read_text())
+    assert on["params"]["liquidate_writers"] is True and off["params"]["liquidate_writers"] is False
+    assert on["losses"][0]["writers_liquidated"] > 0 and off["losses"][0]["writers_liquidated"] == 0

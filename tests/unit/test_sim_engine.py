@@ -155,17 +155,51 @@ def test_market_depth__thin_curve__sales_move_the_price_and_leave_bad_debt():
     assert thin.lots_open_at_end == 0
 
 
-def test_writers__crash__accounts_fall_below_maintenance_and_are_measured():
-    sim = SimBook(BookSpec(vaults=4, seed=3, writers=6), Params())
+@pytest.fixture(scope="module")
+def writers_book():
+    return SimBook(BookSpec(vaults=4, seed=3, writers=6), Params())
+
+
+def test_writers__crash__accounts_fall_below_maintenance_and_are_measured(writers_book):
+    sim = writers_book
     assert len(sim.writers) == 6
     start = sim.writer_health()
     assert all(healthy for *_, healthy in start)  # written within the initial margin
     assert all(maintenance > 0 for _, _, maintenance, _ in start)  # every account wrote something
     calm = sim.run(_path(2_000, 2_000, 2_000))
     assert calm.writers_below_maintenance == 0 and calm.writer_shortfall == 0
+    assert calm.margin_starts == calm.margin_takeovers == calm.writers_liquidated == 0
     crash = sim.run(_path(*[2_000 * (0.6 ** (i / 8)) for i in range(9)]))
     assert crash.writers_below_maintenance > 0
     assert crash.summary()["writers_below_maintenance"] == crash.writers_below_maintenance
+
+
+def test_writers__slow_crash__keeper_ramps_and_takes_over_shorts_and_all_end_healthy(writers_book):
+    sim = writers_book
+    path = _path(*[2_000 * (0.6 ** (i / 24)) for i in range(25)])
+    sim.params = Params(liquidate_writers=False)
+    try:
+        alone = sim.run(path)
+    finally:
+        sim.params = Params()
+    liquidated = sim.run(path)
+    # left alone, accounts stay below maintenance; the keeper starts their ramps and takes
+    # their shorts over once the ramp pays beyond the mark, until every account is healthy
+    assert alone.margin_starts == alone.margin_takeovers == alone.margin_profit == 0
+    assert alone.writers_below_maintenance_end > 0
+    assert liquidated.margin_starts > 0 and liquidated.margin_takeovers > 0
+    assert liquidated.writers_liquidated > 0
+    assert liquidated.writers_below_maintenance_end == 0 and liquidated.writer_shortfall_end == 0
+    # the take-overs pay: collateral received beyond the shorts' mark, counted in the profit
+    assert liquidated.margin_profit > 0
+    assert liquidated.keeper_profit > alone.keeper_profit
+    # the vault book is the same either way
+    assert liquidated.loss == alone.loss and liquidated.liquidated == alone.liquidated
+
+
+def test_params__writers_left_alone__label_says_so():
+    assert "writers not liquidated" in Params(liquidate_writers=False).label()
+    assert "writers" not in Params().label()
 
 
 def test_liquidation_ratio__above_the_books_floor__book_keeps_its_buffer():
