@@ -18,7 +18,7 @@ from typing import Callable
 
 from .. import log as _log
 from .engine import BookSpec, Params
-from .montecarlo import PathSpec, run_batch, write
+from .montecarlo import PathSpec, release_books, run_batch, write
 
 
 def bench(*, runs: int = 1_000, vaults: int = 500, workers: int = 2, sample: int = 3, seed: int = 1,
@@ -40,6 +40,7 @@ def bench(*, runs: int = 1_000, vaults: int = 500, workers: int = 2, sample: int
                         log=_log.silent)
         same.append((loss.seed, loss.bad_debt, one.losses[0].bad_debt, loss.liquidated, one.losses[0].liquidated,
                      one.losses[0].seconds, loss.seconds))
+    release_books()  # the sample's Anvil node
 
     def mean(values: list[float]) -> float:
         return sum(values) / len(values) if values else 0.0

@@ -239,9 +239,19 @@ def _indexed(item: tuple[int, Job]) -> tuple[int, Outcome]:
     return item[0], run_job(item[1])
 
 
+def release_books() -> None:
+    """Close and forget the books this process cached (an Anvil book holds a node)."""
+    with _LOCK:
+        for book in list(_BOOKS.values()):
+            book.backend.close()
+        _BOOKS.clear()
+
+
 def _local(jobs: list[Job], workers: int) -> Iterator[tuple[int, Outcome]]:
     items = list(enumerate(jobs))
     if workers <= 1:
+        # in the caller's process: the book stays cached for the next batch on it (an Anvil
+        # book keeps its node: release_books() when done)
         yield from map(_indexed, items)
         return
     with ProcessPoolExecutor(workers) as pool:
@@ -363,4 +373,4 @@ def _cell(value: Any) -> str:
 
 
 __all__ = ["BACKENDS", "BatchResult", "Job", "LEVELS", "PathSpec", "RunLoss", "SWEEPABLE", "SweepResult",
-           "execute", "merton_path", "run_batch", "run_job", "run_sweep", "write"]
+           "execute", "merton_path", "release_books", "run_batch", "run_job", "run_sweep", "write"]

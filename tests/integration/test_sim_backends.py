@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import json
-
+import socket
+import time
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 
 import pytest
 
+from keel.sim import montecarlo
 from keel.sim.engine import BookSpec, Params
 from keel.sim.montecarlo import LEVELS, PathSpec, run_batch
 from tests.unit.risk_reference import reference_es, reference_var
@@ -26,6 +28,11 @@ BOOK = BookSpec(vaults=30, seed=2)
 QUIET = lambda message: None  # noqa: E731
 
 
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _figures(batch):
     return [(x.run, x.seed, x.bad_debt, x.liquidated, x.takes, x.resets, x.time_to_clear) for x in batch.losses]
 
@@ -33,6 +40,14 @@ def _figures(batch):
 def test_batch__boa_and_anvil__same_losses_for_the_same_seeds():
     boa = run_batch(SPEC, runs=3, book=BOOK, seed=4, workers=1, backend="boa", log=QUIET)
     anvil = run_batch(SPEC, runs=3, book=BOOK, seed=4, workers=1, backend="anvil", log=QUIET)
+    port = next(b for b in montecarlo._BOOKS.values()).backend.node.port  # cached here, its node running
+    assert _listening(port)
+    montecarlo.release_books()
+    assert not montecarlo._BOOKS
+    deadline = time.monotonic() + 10
+    while _listening(port) and time.monotonic() < deadline:  # the binary exits just after its wrapper
+        time.sleep(0.1)
+    assert not _listening(port)
     assert _figures(boa) == _figures(anvil)
     assert any(x.bad_debt > 0 for x in boa.losses)  # the -45 % jump leaves some: the match is not 0 == 0
     assert all(x.liquidated > 0 for x in boa.losses)
