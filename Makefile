@@ -29,8 +29,11 @@ bootstrap:
 	@bash "$(ROOT)/tools/bootstrap.sh"
 
 # brownie must run from the project root (it finds brownie-config.yaml from the cwd).
+# brownie's node listens on KEEL_ANVIL_PORT: a free one in 8545-8599 unless set, so two runs
+# never share (tests/conftest.py refuses a port another node holds)
 test: bootstrap
-	cd "$(ROOT)" && "$(BROWNIE)" test $(TEST_ARGS)
+	cd "$(ROOT)" && export KEEL_ANVIL_PORT="$${KEEL_ANVIL_PORT:-$$("$(VENV)/bin/python" -c 'from keel.chain import free_port; print(free_port(8545, 8599))')}" && \
+		"$(BROWNIE)" test $(TEST_ARGS)
 
 compile: bootstrap
 	cd "$(ROOT)" && "$(BROWNIE)" compile

@@ -63,6 +63,47 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile(f"keel-{selected_profile()}")
 
 
+def _brownie_node_port() -> tuple[str, int] | None:
+    """(host, port) of the node brownie is about to launch for the default development
+    network, or None when it would not launch one."""
+    from urllib.parse import urlparse
+
+    from brownie._config import CONFIG
+    from brownie._expansion import expand_posix_vars
+
+    network = CONFIG.networks.get(CONFIG.argv.get("network") or CONFIG.settings["networks"]["default"], {})
+    if "cmd" not in network or not isinstance(network.get("cmd_settings"), dict):
+        return None
+    settings_ = expand_posix_vars(dict(network["cmd_settings"]), dict(os.environ))
+    host = urlparse(str(network.get("host", "http://127.0.0.1"))).hostname or "127.0.0.1"
+    return host, int(settings_.get("port", 8545))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse to share a chain. brownie *attaches* to any node already listening on its port
+    instead of launching its own, and its isolation fixtures then revert and reset that
+    chain under whoever owns it (a second test run on the same port hangs the first one,
+    waiting for receipts of transactions the revert erased). ``make test`` picks a free
+    port; a run by hand needs ``KEEL_ANVIL_PORT`` set to one."""
+    import socket
+
+    if not session.items:
+        return
+    target = _brownie_node_port()
+    if target is None:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        busy = sock.connect_ex(target) == 0
+    if busy:
+        raise pytest.UsageError(
+            f"tests: a node already listens on {target[0]}:{target[1]}, where brownie would launch its own; it "
+            "would attach to it and revert that chain under its owner (another test run?). Set KEEL_ANVIL_PORT "
+            "to a free port (make test picks one)."
+        )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _await_receipts():
     """brownie's confirmation thread calls a transaction dropped ("Tx dropped without known
