@@ -32,16 +32,16 @@ four brownie limitations.
    silently *attaches* to whatever node already listens on the port instead of launching
    its own, so two test runs on one machine would otherwise share a chain.
 
-4. Anvil flags that brownie does not know.
-   brownie turns ``cmd_settings`` into anvil flags through a fixed table
-   (``brownie.network.rpc.anvil.CLI_FLAGS``) and drops any other key with a warning.  We add
-   ``max_persisted_states`` (``--max-persisted-states``).  Left at its default, anvil keeps
-   the newest few hundred block states in memory and writes older ones to
-   ``~/.foundry/anvil/tmp/anvil-state-*`` -- a full copy of the state per block, several GB
-   over one test session -- and does not remove them when it is stopped with SIGTERM, which
-   is how brownie stops it.  Run after run that filled the disk (79 GB on one machine), so
-   brownie-config.yaml sets ``max_persisted_states: 0``: nothing is written, and state older
-   than a few hundred blocks can no longer be queried (no test or tool of ours does).
+4. Where anvil keeps old block states.
+   Anvil keeps a few hundred block states in memory and writes older ones to disk, by
+   default to ``~/.foundry/anvil/tmp/anvil-state-*`` -- a full copy of the state per block,
+   GBs over one test session -- and leaves them there when it is killed, which is how
+   brownie stops it.  Run after run that filled the disk (79 GB on one machine).  brownie
+   turns ``cmd_settings`` into anvil flags through a fixed table
+   (``brownie.network.rpc.anvil.CLI_FLAGS``) and drops other keys, so we add ``cache_path``
+   (``--cache-path``) to it and, when a development network is activated, point it at a
+   directory of this process's (``keel.chain.anvil_cache_dir``), removed when the process
+   exits (and, were it killed, by the next one that makes such a directory).
 """
 
 from __future__ import annotations
@@ -107,14 +107,32 @@ def _patch_cmd_settings_expansion() -> None:
         if isinstance(network.get("cmd_settings"), dict):
             # the active network is a deep copy, so expanding in place leaves CONFIG.networks alone
             expand_posix_vars(network["cmd_settings"], dict(os.environ))
+            if os.path.basename(str(network.get("cmd", "")).split(" ")[0]) == "anvil":
+                network["cmd_settings"].setdefault("cache_path", _node_cache_dir())  # 4.
         return network
 
     set_active_network.__keel_patched__ = True  # type: ignore[attr-defined]
     config_cls.set_active_network = set_active_network
 
 
+_cache_dir = None  # this process's directory for the node's old block states
+
+
+def _node_cache_dir() -> str:
+    global _cache_dir
+    if _cache_dir is None:
+        import atexit
+        import shutil
+
+        from keel.chain import anvil_cache_dir
+
+        _cache_dir = anvil_cache_dir()
+        atexit.register(shutil.rmtree, _cache_dir, True)
+    return str(_cache_dir)
+
+
 def _patch_anvil_flags() -> None:
-    _anvil_rpc.CLI_FLAGS.setdefault("max_persisted_states", "--max-persisted-states")
+    _anvil_rpc.CLI_FLAGS.setdefault("cache_path", "--cache-path")
 
 
 _patch_vyper_coverage()

@@ -122,6 +122,38 @@ def find_anvil(root: Path | None = None) -> str:
     return found
 
 
+CACHE_PREFIX = "keel-anvil-cache-"  # + "<pid>-<random>": a node's old block states
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: alive
+        return True
+    return True
+
+
+def anvil_cache_dir() -> Path:
+    """A new directory for one node's old block states (anvil's ``--cache-path``), in the
+    system temp dir, named after this process; the ones left by processes that no longer run
+    are removed first.
+
+    Anvil keeps a few hundred block states in memory and writes older ones to disk, by
+    default under ``~/.foundry/anvil/tmp``, a full copy of the state per block (GBs over one
+    test session), and leaves them there when it is killed: run after run that filled the
+    disk (79 GB on one machine) and a CI run died of it. The states must exist while the
+    node runs (the replay and the oracle history read prices at old blocks), so each node
+    gets a directory its owner removes when it stops (:meth:`Anvil.stop`, brownie_hooks.py)."""
+    root = Path(tempfile.gettempdir())
+    for old in root.glob(CACHE_PREFIX + "*"):
+        pid = old.name[len(CACHE_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-"))
+
+
 def _port_range() -> tuple[int, int]:
     spec = os.environ.get("KEEL_PORT_RANGE", "").strip()
     if not spec:
@@ -184,6 +216,7 @@ class Anvil:
         self.startup_timeout = startup_timeout
         self.executable = executable
         self._proc: subprocess.Popen[bytes] | None = None
+        self.cache: Path | None = None  # --cache-path while running (anvil_cache_dir)
         self._stderr: Any = None
         self._w3: Web3 | None = None
 
@@ -197,10 +230,9 @@ class Anvil:
             "--accounts", str(self.accounts),
             "--balance", str(self.balance),
             "--chain-id", str(self.chain_id),
-            # keep no old block states on disk: anvil would write them to ~/.foundry/anvil/tmp
-            # and leave them there when stopped (brownie_hooks.py, 4.)
-            "--max-persisted-states", "0",
         ]
+        if self.cache is not None:  # old block states: our directory, removed at stop
+            cmd += ["--cache-path", str(self.cache)]
         if self.hardfork:
             cmd += ["--hardfork", self.hardfork]
         if not self.code_size_limit:
@@ -211,6 +243,7 @@ class Anvil:
         if self._proc is not None:
             return self
         tried: list[int] = []
+        self.cache = self.cache or anvil_cache_dir()
         attempts = 1 if self.requested_port else 5
         last_error = ""
         for _ in range(attempts):
@@ -220,6 +253,8 @@ class Anvil:
             if error is None:
                 return self
             last_error = error
+        shutil.rmtree(self.cache, ignore_errors=True)
+        self.cache = None
         raise ChainError(f"anvil did not start (ports tried: {tried}): {last_error}")
 
     def _launch(self, port: int) -> str | None:
@@ -272,6 +307,9 @@ class Anvil:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+        if self.cache is not None:
+            shutil.rmtree(self.cache, ignore_errors=True)
+            self.cache = None
         self._w3 = None
 
     def __enter__(self) -> "Anvil":

@@ -899,7 +899,10 @@ def test_start_liquidation__running__reverts_until_twice_the_ramp(pm, borrower, 
     started = pin()
     tx = margin.start_liquidation(vault, {"from": keeper})
     assert tx.events["LiquidationStarted"]["keeper"] == keeper and margin.account(vault)[2] == started
-    set_price(pm, reporter, 1_650 * WAD, started + 2 * 3_600)
+    set_price(pm, reporter, 1_650 * WAD, started + 2 * 3_600 - 1)
+    # exactly twice the ramp, pinned: the block after the report would otherwise take the
+    # wall clock's next second on a loaded machine, past the bound
+    set_next_timestamp(started + 2 * 3_600)
     with brownie.reverts("margin: liquidation running"):
         margin.start_liquidation(vault, {"from": keeper})
     set_price(pm, reporter, 1_650 * WAD, started + 2 * 3_600 + 1)
