@@ -51,8 +51,8 @@ import os
 
 from brownie._config import CONFIG
 from brownie._expansion import expand_posix_vars
-from brownie.project import main as _project_main
 from brownie.network.rpc import anvil as _anvil_rpc
+from brownie.project import main as _project_main
 from brownie.project.compiler import vyper as _vyper_compiler
 
 _MIN_OPCODES = 5
