@@ -307,8 +307,7 @@ class Keeper:
             health = _from_struct(MarginHealth, health_names, answers[3 * i])
             _owner, _count, started = answers[3 * i + 1]
             positions = [dict(zip(position_names, p)) for p in answers[3 * i + 2]]
-            running = started and now <= int(started) + 2 * ramp_seconds
-            if not health.healthy and running:
+            if not health.healthy and st.ramp_running(int(started), now, ramp_seconds):
                 priced += [(i, p) for p in positions]
             rows.append((v, health, int(started), positions))
         price_calls: list[Any] = []
@@ -317,11 +316,7 @@ class Keeper:
         prices = batch_call(self.w3, price_calls) if price_calls else []
         views: dict[int, list[st.PositionView]] = {}
         for j, (i, p) in enumerate(priced):
-            views.setdefault(i, []).append(st.PositionView(
-                series_id=int(p["series_id"]), is_call=bool(p["is_call"]), is_short=bool(p["is_short"]),
-                amount=int(p["amount"]), strike=int(p["strike"]), expiry=int(p["expiry"]),
-                ramp=int(prices[2 * j]), mark=int(prices[2 * j + 1]),
-            ))
+            views.setdefault(i, []).append(st.PositionView.of(p, prices[2 * j], prices[2 * j + 1]))
         out = []
         for i, (v, health, started, _positions) in enumerate(rows):
             record = self.discovery.index.vaults.get(v)

@@ -25,7 +25,7 @@ Nothing here talks to a node, so every rule is unit-tested with made-up snapshot
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..client import AuctionStatus, MarginHealth, VaultInfo
 from ..units import WAD
@@ -179,6 +179,13 @@ class PositionView:
     ramp: int  # WAD per option: PortfolioMargin.ramp_price now (0: no ramp)
     mark: int  # WAD per option: PortfolioMargin.mark
 
+    @classmethod
+    def of(cls, position: dict[str, Any], ramp: int, mark: int) -> "PositionView":
+        """From a ``PortfolioMargin.positions`` entry (by field name) and its two prices."""
+        return cls(series_id=int(position["series_id"]), is_call=bool(position["is_call"]),
+                   is_short=bool(position["is_short"]), amount=int(position["amount"]),
+                   strike=int(position["strike"]), expiry=int(position["expiry"]), ramp=int(ramp), mark=int(mark))
+
 
 @dataclass(frozen=True)
 class MarginAccount:
@@ -319,6 +326,12 @@ def plan_auctions(
     return plan
 
 
+def ramp_running(started_at: int, now: int, ramp_seconds: int) -> bool:
+    """A margin account's liquidation ramp runs (started, and not older than twice its
+    length, after which ``start_liquidation`` restarts it)."""
+    return started_at != 0 and now <= started_at + 2 * ramp_seconds
+
+
 def progress_bps(started_at: int, now: int, ramp_seconds: int) -> int:
     if started_at == 0:
         return 0
@@ -387,7 +400,7 @@ def plan_margin(
             continue
         plan.unsafe += 1
         started = account.started_at
-        if started == 0 or now > started + 2 * params.ramp_seconds:
+        if not ramp_running(started, now, params.ramp_seconds):
             plan.actions.append(StartMarginLiquidation(account.vault_id))
             continue
         candidates = [
@@ -420,5 +433,6 @@ __all__ = [
     "Action", "Economics", "Liquidate", "LiquidateMarginDebt", "MarginAccount", "MarginParams", "Plan",
     "PositionView", "Reset", "Settings", "StartMarginLiquidation", "Take", "TakeOverPosition", "TypeState",
     "plan_auctions", "plan_liquidations", "plan_margin", "plan_position", "plan_take", "progress_bps", "purchase",
+    "ramp_running",
     "reward_of",
 ]

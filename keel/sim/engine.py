@@ -296,9 +296,10 @@ class SimBook:
         s.must(fs.DEPLOYER, s.debt_token, "transfer", self.market.address, funding)
         self.taker = s._deploy_one("KeeperTaker", s.auction.address, s.debt_token.address, s.deployer)
         s.must(fs.DEPLOYER, self.taker, "set_roles", self.keeper, 1)
-        self.writers = self._open_writers(book)
+        drawn_writers = book.draw_writers()
+        self.writers = self._open_writers(drawn_writers)
         if self.writers:
-            self._fund_margin_keeper(book)
+            self._fund_margin_keeper(drawn_writers)
             names = struct_fields(load_artifact("PortfolioMargin"), "params")  # type: ignore[arg-type]
             margin_params = dict(zip(names, s.view(s.margin, "params")))
             self.margin_params = st.MarginParams(int(margin_params["ramp_seconds"]),
@@ -331,11 +332,10 @@ class SimBook:
         if p.keeper_interval <= 0:
             raise ValueError("keeper_interval: seconds, > 0")
 
-    def _open_writers(self, book: BookSpec) -> list[int]:
-        """Margin accounts (owned by the fuzz deployment's writer) that write options to the
-        holder; their vault ids."""
+    def _open_writers(self, drawn: Sequence[tuple[int, bool, int, int]]) -> list[int]:
+        """Margin accounts (owned by the fuzz deployment's writer) that write the options
+        ``BookSpec.draw_writers`` drew to the holder; their vault ids."""
         s, weth = self.s, self.weth
-        drawn = book.draw_writers()
         if not drawn:
             return []
         expiry = (s.now + 30 * DAY) // DAY * DAY + 8 * 3_600
@@ -355,12 +355,11 @@ class SimBook:
             accounts.append(vault_id)
         return accounts
 
-    def _fund_margin_keeper(self, book: BookSpec) -> None:
+    def _fund_margin_keeper(self, drawn: Sequence[tuple[int, bool, int, int]]) -> None:
         """The keeper takes over the writers' shorts in their liquidation ramps: it writes the
         same options in the house first (covered calls: WETH; cash-secured puts: strike in
         kUSD). Enough of both for every writer's largest possible position."""
         s, weth = self.s, self.weth
-        drawn = book.draw_writers()
         calls = sum(c * per_eth for c, is_call, _, per_eth in drawn if is_call)  # WAD options
         puts = sum(c * per_eth * pct // 100 for c, is_call, pct, per_eth in drawn if not is_call)  # WAD ETH
         s.fund(fs.KEEPER, weth, calls // WAD + 1)
@@ -372,13 +371,14 @@ class SimBook:
             s.fund(fs.KEEPER, wbtc, units)
             s.must(fs.KEEPER, s.engine, "open_vault", wbtc.type_id, units * 10**wbtc.spec.decimals, need - have)
 
+    def margin_health(self, ids: Sequence[int]) -> dict[int, MarginHealth]:
+        """``PortfolioMargin.health`` of each account now, by vault id."""
+        return {v: _from_struct(MarginHealth, self.health_names, self.s.view(self.s.margin, "health", v))
+                for v in ids}
+
     def writer_health(self) -> list[tuple[int, int, int, bool]]:
         """(value, debt, maintenance, healthy) of every writer account now, WAD."""
-        out = []
-        for vault_id in self.writers:
-            value, debt, maintenance, _, healthy, _ = self.s.view(self.s.margin, "health", vault_id)
-            out.append((int(value), int(debt), int(maintenance), bool(healthy)))
-        return out
+        return [(h.value, h.debt, h.maintenance, h.healthy) for h in self.margin_health(self.writers).values()]
 
     def type_info(self) -> dict[str, Any]:
         """``VaultLens.collateral_type_info`` of WETH, by field name."""
@@ -505,10 +505,12 @@ class _RunState:
         read = poked or self.price is None
         if read:
             self.price, self.fresh = s.view(book.weth.feed, "peek")
-            if book.writers and self.fresh and (self.writer_low is None or self.price * 100 < self.writer_low * 95):
-                self._check_writers()
+        measured = None  # writer healths read this tick (at a new 5 % low)
+        new_low = self.writer_low is None or self.price * 100 < self.writer_low * 95
+        if read and book.writers and self.fresh and new_low:
+            measured = self._check_writers()
         if book.writers and self.fresh and book.params.liquidate_writers:
-            self._margin(int(self.price))
+            self._margin(int(self.price), measured)
         candidates = self._candidates(self.price)
         if not candidates and not self.active:
             self._record(offset)
@@ -589,20 +591,21 @@ class _RunState:
                     r.last_lot_end = offset
                     self.active = [a for a in self.active if a not in ended]
 
-    def _margin(self, price: int) -> None:
+    def _margin(self, price: int, measured: dict[int, MarginHealth] | None = None) -> None:
         """The keeper's margin step, by the production bot's rules (``strategy.plan_margin``):
         start the ramp of each unhealthy writer account, then take its shorts over (writing
         the same options in the house) once the ramp pays beyond their mark. All accounts are
         screened when the feed has moved 2 % since the last screen; the unhealthy ones are
-        read every tick until healthy again."""
+        read every tick until healthy again. ``measured``: healths this tick already read."""
         book, s, r = self.book, self.book.s, self.result
         try:
             if self.writer_check is None or abs(price - self.writer_check) * 50 >= self.writer_check:
-                self.watch = {v for v, (*_, ok) in zip(book.writers, book.writer_health()) if not ok}
+                measured = measured or book.margin_health(book.writers)
+                self.watch = {v for v, h in measured.items() if not h.healthy}
                 self.writer_check = price
             if not self.watch:
                 return
-            accounts = self._margin_accounts(sorted(self.watch), price)
+            accounts = self._margin_accounts(sorted(self.watch), price, measured or {})
         except BackendError:  # the price went stale since it was read: the next fresh tick acts
             return
         self.watch = {a.vault_id for a in accounts if not a.health.healthy}
@@ -651,42 +654,42 @@ class _RunState:
                     self.liquidated_writers.add(action.vault_id)
         r.writers_liquidated = len(self.liquidated_writers)
 
-    def _margin_accounts(self, ids: Sequence[int], price: int) -> list[st.MarginAccount]:
-        """What ``plan_margin`` weighs of each account (as the bot's ``read_margin``): health,
-        ramp start, positions; their ramp and mark prices while a ramp runs."""
+    def _margin_accounts(self, ids: Sequence[int], price: int,
+                         known: dict[int, MarginHealth]) -> list[st.MarginAccount]:
+        """What ``plan_margin`` weighs of each account (as the bot's ``read_margin``): health
+        (``known`` ones not read again), ramp start, positions; their ramp and mark prices
+        while a ramp runs."""
         book, s = self.book, self.book.s
         ramp_seconds = book.margin_params.ramp_seconds
         out = []
         for v in ids:
-            health = _from_struct(MarginHealth, book.health_names, s.view(s.margin, "health", v))
+            health = known.get(v) or book.margin_health([v])[v]
             started = int(s.view(s.margin, "account", v)[2])
             views: list[st.PositionView] = []
-            if not health.healthy and started and s.now <= started + 2 * ramp_seconds:
+            if not health.healthy and st.ramp_running(started, s.now, ramp_seconds):
                 for p in s.view(s.margin, "positions", v):
                     p = dict(zip(book.position_names, p))
-                    views.append(st.PositionView(
-                        series_id=int(p["series_id"]), is_call=bool(p["is_call"]), is_short=bool(p["is_short"]),
-                        amount=int(p["amount"]), strike=int(p["strike"]), expiry=int(p["expiry"]),
-                        ramp=int(s.view(s.margin, "ramp_price", v, p["series_id"])),
-                        mark=int(s.view(s.margin, "mark", p["series_id"])),
-                    ))
+                    views.append(st.PositionView.of(p, s.view(s.margin, "ramp_price", v, p["series_id"]),
+                                                    s.view(s.margin, "mark", p["series_id"])))
             collateral = int(s.view(s.engine, "vault_position", v)[2])
             out.append(st.MarginAccount(v, health, started, book.weth.type_id, tuple(views),
                                         collateral * price // WAD))
         return out
 
-    def _check_writers(self) -> None:
+    def _check_writers(self) -> dict[int, MarginHealth] | None:
         """The option writers at a new low of the feed (5 % below the last check): how many
         accounts are below maintenance, and what the under-water ones lack (the worst over
         the run; the keeper's margin step, :meth:`_margin`, liquidates them meanwhile)."""
         try:
-            health = self.book.writer_health()
+            health = self.book.margin_health(self.book.writers)
         except BackendError:  # a stale price: the next fresh one measures
-            return
+            return None
         self.writer_low = self.price
         r = self.result
-        r.writers_below_maintenance = max(r.writers_below_maintenance, sum(1 for *_, ok in health if not ok))
-        r.writer_shortfall = max(r.writer_shortfall, sum(max(0, debt - value) for value, debt, _, _ in health))
+        below, shortfall = _writer_figures(health.values())
+        r.writers_below_maintenance = max(r.writers_below_maintenance, below)
+        r.writer_shortfall = max(r.writer_shortfall, shortfall)
+        return health
 
     def _candidates(self, price: int) -> list[tuple[int, float, int]]:
         """(vault id, mirror ratio, debt WAD) of the vaults within the band of unsafe at
@@ -737,11 +740,16 @@ class _RunState:
             # and what it received beyond what it gave up counts (margin_profit)
             r.keeper_profit += self.margin_locked + r.margin_profit
             try:
-                health = book.writer_health()
+                health = book.margin_health(book.writers)
             except BackendError:  # a stale price at the end: leave the end figures at zero
-                health = []
-            r.writers_below_maintenance_end = sum(1 for *_, ok in health if not ok)
-            r.writer_shortfall_end = sum(max(0, debt - value) for value, debt, _, _ in health)
+                health = {}
+            r.writers_below_maintenance_end, r.writer_shortfall_end = _writer_figures(health.values())
+
+
+def _writer_figures(healths: Any) -> tuple[int, int]:
+    """(accounts below maintenance, WAD their obligations exceed their assets by in all)."""
+    healths = list(healths)
+    return sum(1 for h in healths if not h.healthy), sum(max(0, h.debt - h.value) for h in healths)
 
 
 __all__ = ["BookSpec", "MarketPricing", "Params", "RunResult", "SimBook", "TakeRecord"]
