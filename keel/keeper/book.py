@@ -248,9 +248,11 @@ class ChainClock(threading.Thread):
         self.period = period
         self.log = log
         self.errors = 0
+        self.last_error = ""
         self.advanced = 0
         self._stop_event = threading.Event()
         self._paused = threading.Event()
+        self._step = threading.Lock()  # held through one period's work (pause waits on it)
         manifest = client.manifest
         self.symbols = [e.symbol for e in manifest.collateral]
         self.reporter = Reporter(client.w3, manifest, local_reporter_senders(client.w3, manifest, self.symbols))
@@ -262,22 +264,31 @@ class ChainClock(threading.Thread):
     def run(self) -> None:
         w3 = self.client.w3
         while not self._stop_event.wait(self.period):
-            if self._paused.is_set():
-                continue
-            try:
-                increase_time(w3, self.step)
-                self.advanced += self.step
-                self._since_refresh += self.step
-                if self._since_refresh >= self.refresh_every:
-                    for symbol in self.symbols:
-                        self.reporter.push(symbol, self.reporter.state(symbol).latest_price, poke=True)
-                    self._since_refresh = 0
-            except Exception as exc:  # the node is down or busy: try again next period
-                self.errors += 1
-                self.log(f"clock: {type(exc).__name__}: {str(exc)[:120]}")
+            with self._step:
+                if not self._paused.is_set():
+                    self._tick(w3)
+
+    def _tick(self, w3: Web3) -> None:
+        """One period: the clock moved, and the feeds refreshed when due."""
+        try:
+            increase_time(w3, self.step)
+            self.advanced += self.step
+            self._since_refresh += self.step
+            if self._since_refresh >= self.refresh_every:
+                for symbol in self.symbols:
+                    self.reporter.push(symbol, self.reporter.state(symbol).latest_price, poke=True)
+                self._since_refresh = 0
+        except Exception as exc:  # the node is down or busy: try again next period
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            self.log(f"clock: {self.last_error[:120]}")
 
     def pause(self) -> None:
+        """Stop moving the clock; returns once a period in progress (a block being mined,
+        reports being pushed) has finished, so nothing of the clock's reaches the node after."""
         self._paused.set()
+        with self._step:
+            pass
 
     def resume(self) -> None:
         self._paused.clear()
@@ -306,13 +317,32 @@ __all__ = [
 ]
 
 
-def restart_node(node: Any, down: float = 3.0) -> None:
+def restart_node(node: Any, down: float = 3.0, *, settle_timeout: float = 30.0) -> None:
     """Stop a :class:`keel.chain.Anvil` started with ``--state FILE`` (it dumps its state
     on the way out), wait ``down`` seconds, start it again on the same port (it loads the
     state) and put its clock back past the last block (a fresh process starts from the
-    wall clock, which may lie behind a clock moved forward)."""
+    wall clock, which may lie behind a clock moved forward).
+
+    Mining is switched off first and the block number left to settle: Anvil's dump reads
+    the block list and the account state under separate locks, so a block mined while it
+    dumps can land in the state but not in the blocks (a transaction's effects kept, its
+    receipt and logs lost: seen as a keeper's liquidation whose ``Seized`` events vanished).
+    Transactions that arrive meanwhile wait in the pool, which the dump does not keep: to
+    their senders they are lost in the restart, as on a real node that crashes. The new
+    process mines automatically again."""
     from ..chain import rpc_request
 
+    rpc_request(node.url, "evm_setAutomine", [False])
+    number = int(rpc_request(node.url, "eth_blockNumber"), 16)
+    deadline = time.monotonic() + settle_timeout
+    while True:  # a block being mined when automine went off finishes first
+        time.sleep(0.2)
+        now = int(rpc_request(node.url, "eth_blockNumber"), 16)
+        if now == number:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"restart_node: blocks still being mined {settle_timeout:.0f} s after mining stopped")
+        number = now
     last = int(node.w3.eth.get_block("latest")["timestamp"])
     node.stop()
     time.sleep(down)
