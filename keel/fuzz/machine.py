@@ -44,7 +44,6 @@ After every step, one read of storage (System.snapshot) is checked against:
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1201,7 +1200,6 @@ class KeelMachine(RuleBasedStateMachine):
         else:
             note(f"  -> long redeemed: {fmt(result.value)}")
             owner = self.accounts[vault_id]
-            c = self.s.types[se.collateral_type - 1]
             if not se.is_call:
                 # a put's payoff repays the vault's debt; the rest goes to the owner
                 now = self.s.snapshot([], [])

@@ -25,7 +25,6 @@ import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test

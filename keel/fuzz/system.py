@@ -219,7 +219,7 @@ class System:
 
     # -- deployment
     def _deploy(self) -> None:
-        b, me = self.b, 0
+        me = 0
         d = self.deployer
         self.debt_token = self._deploy_one("DebtToken", "Keel USD", "kUSD", d, ZERO)
         self.engine = self._deploy_one("VaultEngine", self.debt_token.address, d)

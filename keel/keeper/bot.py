@@ -658,7 +658,7 @@ class Keeper:
         done = 0
         while not stop.is_set() and (max_ticks is None or done < max_ticks):
             try:
-                report = self.tick()
+                self.tick()
                 backoff = 1.0
                 if status is not None:
                     status(self.status_line())

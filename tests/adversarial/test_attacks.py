@@ -124,7 +124,7 @@ def test_reentrant_token__transfer_reenters_engine__refused_and_nothing_moved(rw
 
 def test_reentrant_token__hook_swallows_refusals__other_types_withdraw_in_full(rw):
     """Every RNT transfer tries to pull WETH out mid-call; each try fails and other types stay whole."""
-    token, engine, weth, wbtc, kusd = rw["token"], rw["engine"], rw["weth"], rw["wbtc"], rw["debt_token"]
+    token, engine, weth, wbtc = rw["token"], rw["engine"], rw["weth"], rw["wbtc"]
     attacker, borrower, other = rw["attacker"], rw["borrower"], rw["other_borrower"]
     grab = encode(engine.withdraw, rw["token_vault"], 10 * WAD, token)  # all of its own WETH...
     token.execute(engine, encode(engine.repay, rw["token_vault"], MAX_UINT256), {"from": attacker})  # ...debt-free

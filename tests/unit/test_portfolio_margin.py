@@ -799,7 +799,7 @@ def test_settle_position__long_put_payoff_just_below_debt__still_settles(pm, opt
     """A long put whose payoff is a little below the vault's debt (less than the dust
     below): settling it must not revert for good. The payoff repays 150 kUSD of a ~200 kUSD
     debt, which would leave ~50 kUSD, below the 100 kUSD dust."""
-    margin, engine = pm["margin"], pm["engine"]
+    margin = pm["margin"]
     put = pm["series"][(2_000, False)]
     vault = open_account(pm, borrower, 10 * WAD)
     give_long(pm, option_token, borrower, vault, put, WAD, stranger)
@@ -815,7 +815,7 @@ def test_settle_position__long_put_payoff_just_below_debt__still_settles(pm, opt
 
 
 def test_settle_position__call_writer_cannot_cover__shortfall_recorded_holders_paid_pro_rata(pm, borrower, stranger, keeper, treasury, reporter):
-    margin, house, weth = pm["margin"], pm["house"], pm["weth"]
+    margin, house = pm["margin"], pm["house"]
     call = pm["series"][(2_000, True)]
     vault = open_account(pm, borrower, 2 * WAD)
     at = latest_timestamp() + 10
