@@ -1024,6 +1024,10 @@ def liquidate_debt(vault_id: uint256, amount: uint256, receiver: address) -> uin
             at most all of it. For an account whose options cannot be taken over
             without worsening it (a covered call hedging its collateral under a
             loan), this is the way out; the account must end no worse off.
+            An `amount` at or above the debt repays all of it and pulls only the
+            debt: pass max_value(uint256) to repay in full whatever fees accrued
+            until the transaction is mined (an exact figure read a block earlier
+            falls short by those fees and leaves dust the engine refuses).
             `receiver` gets the collateral.
     @return The collateral paid, WAD.
     """
@@ -1034,28 +1038,29 @@ def liquidate_debt(vault_id: uint256, amount: uint256, receiver: address) -> uin
     before: Health = self._health(vault_id, account, state.collateral, state.debt, state.price, state.ratio, sigma)
     assert not before.healthy, "margin: account healthy"
     assert (account >> 168) & MASK_40 != 0, "margin: liquidation not started"
-    assert amount <= state.debt, "margin: more than the debt"
+    repaid: uint256 = min(amount, state.debt)  # WAD; above the debt: all of it
+    assert repaid != 0, "margin: no debt"
     bonus: uint256 = ((self._params >> 128) & MASK_16) * self._progress_bps(account) // BPS
-    worth: uint256 = amount * (BPS + bonus) // BPS
+    worth: uint256 = repaid * (BPS + bonus) // BPS
     units: uint256 = min(fixed_point.mul_div(worth, WAD, state.price * state.scale, False), state.collateral // state.scale)
     collateral: uint256 = units * state.scale
-    self._pull(debt_token, amount)
+    self._pull(debt_token, repaid)
     self._settling = True
-    if amount == state.debt:
+    if repaid == state.debt:
         extcall IVaultEngine(engine).repay(vault_id, max_value(uint256))
     else:
-        extcall IVaultEngine(engine).repay(vault_id, amount)
+        extcall IVaultEngine(engine).repay(vault_id, repaid)
     if units != 0:
         extcall IVaultEngine(engine).withdraw(vault_id, units, receiver)
     self._settling = False
     # the debt after: 1 wei above the exact fall, as the engine's repayment may round a
     # wei against the payer; none when repaid in full
     after_debt: uint256 = 0
-    if amount != state.debt:
-        after_debt = state.debt - amount + 1
+    if repaid != state.debt:
+        after_debt = state.debt - repaid + 1
     after: Health = self._health(vault_id, account, state.collateral - collateral, after_debt, state.price, state.ratio, sigma)
     assert after.value - convert(after.debt + after.maintenance, int256) >= before.value - convert(before.debt + before.maintenance, int256), "margin: liquidation would worsen the account"
-    log DebtLiquidated(vault_id=vault_id, liquidator=msg.sender, repaid=amount, collateral=collateral, progress_bps=self._progress_bps(account))
+    log DebtLiquidated(vault_id=vault_id, liquidator=msg.sender, repaid=repaid, collateral=collateral, progress_bps=self._progress_bps(account))
     return collateral
 
 

@@ -88,7 +88,7 @@ MAY_REVERT = {
                          "margin: series expired: settle it", SHUT_DOWN, "engine: vault unsafe"},
     "margin_liquidate_debt": {"margin: account healthy", "margin: liquidation not started",
                               "margin: liquidation would worsen the account", STALE, SHUT_DOWN,
-                              "engine: debt below dust"},
+                              "engine: debt below dust", "margin: no debt"},
     "margin_release": {"margin: positions open"},
 }
 
@@ -1256,8 +1256,9 @@ class KeelMachine(RuleBasedStateMachine):
         note(f"  -> {fmt(result.value)}")
 
     @precondition(lambda self: not self.shut and self.accounts)
-    @rule(pick=st.integers(0, 2**16), fraction=st.integers(1, 10_000))
+    @rule(pick=st.integers(0, 2**16), fraction=st.integers(1, 12_000))
     def margin_liquidate_debt(self, pick, fraction):
+        """``fraction`` bps of the debt; above 10,000: all of it (max_value), fees to mining included."""
         vault_id = self._account(pick, prefer=self._under_margined)
         if vault_id is None:
             return
@@ -1268,15 +1269,21 @@ class KeelMachine(RuleBasedStateMachine):
         if not self._ensure_kusd(KEEPER, ref.debt_of(v.normalized_debt, self.rate_at(v.collateral_type, self.t + 2))):
             return
         debt = ref.debt_of(v.normalized_debt, self.rate_at(v.collateral_type, self.t))
-        amount = max(debt * fraction // 10_000, 1)
-        note(f"margin: the keeper repays {fmt(amount)} of account {vault_id}'s debt for its collateral")
+        in_full = fraction > 10_000
+        amount = MAX_UINT256 if in_full else max(debt * fraction // 10_000, 1)
+        note(f"margin: the keeper repays {'all' if in_full else fmt(amount)} of account {vault_id}'s debt "
+             "for its collateral")
         kusd_before = self.ledger[("kUSD", KEEPER)]
         result = self.send("margin_liquidate_debt", KEEPER, self.s.margin, "liquidate_debt", vault_id, amount,
                            self.s.accounts[KEEPER])
         if not result.ok:
             return
-        paid = kusd_before - self.s.snapshot([], []).balances[("kUSD", KEEPER)]
-        assert paid == amount, "the keeper paid other than it asked"
+        after = self.s.snapshot([], [])
+        paid = kusd_before - after.balances[("kUSD", KEEPER)]
+        if in_full:  # the debt as mined: at least as read, and none left
+            assert paid >= debt and after.vaults[vault_id].normalized_debt == 0, "a repayment in full left debt"
+        else:
+            assert paid == amount, "the keeper paid other than it asked"
         self.credit("kUSD", KEEPER, -paid)
         self.credit(c.symbol, KEEPER, result.value // c.scale)
         note(f"  -> paid {fmt(paid)}, received {fmt(result.value)} {c.symbol}")

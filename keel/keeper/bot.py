@@ -423,7 +423,7 @@ class Keeper:
         if isinstance(action, st.StartMarginLiquidation):
             return client.margin.functions.start_liquidation(action.vault_id)
         if isinstance(action, st.LiquidateMarginDebt):
-            return client.margin.functions.liquidate_debt(action.vault_id, action.amount, me)
+            return client.margin.functions.liquidate_debt(action.vault_id, action.call_amount, me)
         if isinstance(action, st.TakeOverPosition):
             return client.margin.functions.liquidate(action.vault_id, action.series_id, action.amount, me)
         raise TypeError(f"unknown action {action!r}")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..client import AuctionStatus, MarginHealth, VaultInfo
-from ..units import WAD
+from ..units import MAX_UINT256, WAD
 from .pricing import BPS, Pricing
 
 # gas per action, for the profitability estimate (measured on Anvil: docs/gas.md and
@@ -127,10 +127,16 @@ class StartMarginLiquidation:
 @dataclass(frozen=True)
 class LiquidateMarginDebt:
     vault_id: int
-    amount: int  # WAD debt tokens repaid
+    amount: int  # WAD debt tokens repaid (the debt when read, if in_full)
     bonus_bps: int  # the ramp's bonus now
     profit: int  # WAD expected after gas
     gas: int = GAS_MARGIN_DEBT
+    in_full: bool = False  # repay all of it: send MAX_UINT256 (fees accrue until it is mined)
+
+    @property
+    def call_amount(self) -> int:
+        """The ``liquidate_debt`` argument: the amount, or all of the debt as mined."""
+        return MAX_UINT256 if self.in_full else self.amount
 
     @property
     def key(self) -> str:
@@ -416,7 +422,13 @@ def plan_margin(
                 balance -= best.locked
             continue
         debt = account.health.debt
-        amount = min(debt, max(0, balance - settings.debt_reserve))
+        room = max(0, balance - settings.debt_reserve)
+        # fees accrue until the transaction is mined (1 bp of slack): the exact debt read now
+        # would fall short and leave dust, which the engine refuses. All of it (max_value)
+        # when the keeper can pay the slack too, else a part that leaves the slack unpaid
+        slack = debt // 10_000
+        in_full = room >= debt + slack
+        amount = debt if in_full else min(room, debt - slack)
         if amount == 0:
             continue
         bonus = params.max_bonus_bps * progress_bps(started, now, params.ramp_seconds) // BPS
@@ -424,8 +436,8 @@ def plan_margin(
         if profit <= settings.min_profit:
             plan.unprofitable += 1
             continue
-        plan.actions.append(LiquidateMarginDebt(account.vault_id, amount, bonus, profit))
-        balance -= amount
+        plan.actions.append(LiquidateMarginDebt(account.vault_id, amount, bonus, profit, in_full=in_full))
+        balance -= amount + (slack if in_full else 0)
     return plan
 
 

@@ -23,7 +23,7 @@ def _book(args: argparse.Namespace) -> Any:
 
     return BookSpec(vaults=args.vaults, seed=args.seed, ratios=(float(args.ratios[0]), float(args.ratios[1])),
                     sizes=(float(args.sizes[0]), float(args.sizes[1])), distribution=args.distribution,
-                    writers=args.writers)
+                    writers=args.writers, writer_debt=args.writer_debt)
 
 
 def _params(args: argparse.Namespace) -> Any:
@@ -170,6 +170,10 @@ def _common(p: argparse.ArgumentParser, *, runs_default: int | None) -> None:
                       help="option writers: PortfolioMargin accounts writing 30-day puts or calls (sizes as the "
                            "vaults'); the keeper liquidates the under-margined ones (Dutch ramp) and they are "
                            "measured at each 5 %% low of the oracle (default 0)")
+    book.add_argument("--writer-debt", type=float, default=0.0, metavar="SHARE",
+                      help="each writer borrows this share (0 to <1) of its borrowing room after writing "
+                           "(value - debt - initial margin); the keeper may then repay debt (liquidate_debt) "
+                           "(default 0)")
     book.add_argument("--no-writer-liquidation", action="store_true",
                       help="the keeper leaves the writers alone: only measure them (what liquidation saves)")
     params = p.add_argument_group("risk parameters of WETH (default: the deployment's, keel/fuzz/system.py)")

@@ -80,6 +80,7 @@ class BookSpec:
     sizes: tuple[float, float] = (1.0, 40.0)  # whole ETH
     distribution: str = "uniform"  # uniform | skewed
     writers: int = 0  # option writers: PortfolioMargin accounts writing 30-day WETH options
+    writer_debt: float = 0.0  # share of each writer's borrowing room (value - debt - initial) borrowed
 
     def draw_writers(self) -> list[tuple[int, bool, int, int]]:
         """(collateral WAD, is_call, strike % of spot, options per ETH) per writer: sizes
@@ -174,6 +175,7 @@ class RunResult:
     writer_shortfall_end: int = 0  # WAD: what under-water writer accounts lack when the run ends
     margin_starts: int = 0  # PortfolioMargin.start_liquidation calls by the keeper
     margin_takeovers: int = 0  # PortfolioMargin.liquidate / liquidate_debt steps by the keeper
+    margin_debt_repaid: int = 0  # WAD: writers' debt the keeper repaid (liquidate_debt)
     writers_liquidated: int = 0  # writer accounts the keeper took positions or debt from
     margin_profit: int = 0  # WAD: value received - value given up in margin liquidations (oracle, mark)
     keeper_profit: int = 0  # rewards + take profits - gas at FEE_PER_GAS
@@ -196,7 +198,7 @@ class RunResult:
         """Plain numbers (kUSD floats) without the per-take and per-step series."""
         data = {k: v for k, v in asdict(self).items() if k not in ("takes", "ratios", "prices")}
         for key in ("start_price", "low_price", "book_debt", "loss", "bad_debt", "open_lot_debt", "keeper_profit",
-                    "writer_shortfall", "writer_shortfall_end", "margin_profit"):
+                    "writer_shortfall", "writer_shortfall_end", "margin_profit", "margin_debt_repaid"):
             data[key] = data[key] / WAD
         data["time_to_clear"] = self.time_to_clear
         data["takes"] = len(self.takes)
@@ -298,14 +300,15 @@ class SimBook:
         s.must(fs.DEPLOYER, self.taker, "set_roles", self.keeper, 1)
         drawn_writers = book.draw_writers()
         self.writers = self._open_writers(drawn_writers)
+        self.health_names = _struct_names("PortfolioMargin", "health")
+        self.position_names = _struct_names("PortfolioMargin", "positions")
+        self.writer_debt = self._borrow_against_writers(book.writer_debt)  # WAD kUSD
         if self.writers:
-            self._fund_margin_keeper(drawn_writers)
+            self._fund_margin_keeper(drawn_writers, self.writer_debt)
             names = struct_fields(load_artifact("PortfolioMargin"), "params")  # type: ignore[arg-type]
             margin_params = dict(zip(names, s.view(s.margin, "params")))
             self.margin_params = st.MarginParams(int(margin_params["ramp_seconds"]),
                                                  int(margin_params["max_bonus_bps"]))
-            self.health_names = _struct_names("PortfolioMargin", "health")
-            self.position_names = _struct_names("PortfolioMargin", "positions")
         self.vault_names = _struct_names("VaultLens", "vaults_info")
         self.status_names = _struct_names("DutchAuction", "statuses")
         self.keeper_balance = s.view(s.debt_token, "balanceOf", self.keeper)
@@ -355,15 +358,34 @@ class SimBook:
             accounts.append(vault_id)
         return accounts
 
-    def _fund_margin_keeper(self, drawn: Sequence[tuple[int, bool, int, int]]) -> None:
+    def _borrow_against_writers(self, share: float) -> int:
+        """Each writer account borrows ``share`` of its borrowing room after writing (value -
+        debt - initial margin, at the oracle), in whole kUSD, when that reaches the type's
+        dust; the writer keeps the kUSD. The debt borrowed in all, WAD."""
+        if not 0.0 <= share < 1.0:
+            raise ValueError("writer_debt: a share of the borrowing room, 0 <= share < 1")
+        if not share or not self.writers:
+            return 0
+        s = self.s
+        dust = int(self.type_info()["dust"])
+        total = 0
+        for vault_id, health in self.margin_health(self.writers).items():
+            room = health.value - health.debt - health.initial
+            amount = int(room * share) // WAD * WAD if room > 0 else 0
+            if amount >= dust and s.tx(fs.WRITER, s.margin, "borrow", vault_id, amount, s.accounts[fs.WRITER]).ok:
+                total += amount
+        return total
+
+    def _fund_margin_keeper(self, drawn: Sequence[tuple[int, bool, int, int]], debt: int = 0) -> None:
         """The keeper takes over the writers' shorts in their liquidation ramps: it writes the
         same options in the house first (covered calls: WETH; cash-secured puts: strike in
-        kUSD). Enough of both for every writer's largest possible position."""
+        kUSD), or repays their debt. Enough of all for every writer's largest possible
+        position and all of ``debt`` (WAD kUSD the writers borrowed)."""
         s, weth = self.s, self.weth
         calls = sum(c * per_eth for c, is_call, _, per_eth in drawn if is_call)  # WAD options
         puts = sum(c * per_eth * pct // 100 for c, is_call, pct, per_eth in drawn if not is_call)  # WAD ETH
         s.fund(fs.KEEPER, weth, calls // WAD + 1)
-        need = puts * weth.spec.price // WAD + 1_000 * WAD  # WAD kUSD: every put's strike
+        need = puts * weth.spec.price // WAD + debt + 1_000 * WAD  # WAD kUSD: every put's strike, the debt
         have = s.view(s.debt_token, "balanceOf", self.keeper)
         if need > have:
             wbtc = s.types[1]
@@ -646,10 +668,11 @@ class _RunState:
                 r.margin_takeovers += 1
                 self.liquidated_writers.add(action.vault_id)
             elif isinstance(action, st.LiquidateMarginDebt):
-                taken = self._send(s.margin, "liquidate_debt", action.vault_id, action.amount, book.keeper)
+                taken = self._send(s.margin, "liquidate_debt", action.vault_id, action.call_amount, book.keeper)
                 if taken.ok:
                     # collateral received (at the oracle); the kUSD repaid counts in the balance
                     r.margin_profit += int(taken.value) * price // WAD
+                    r.margin_debt_repaid += action.amount  # as read (in full: plus the fees of a second)
                     r.margin_takeovers += 1
                     self.liquidated_writers.add(action.vault_id)
         r.writers_liquidated = len(self.liquidated_writers)

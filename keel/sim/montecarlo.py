@@ -141,6 +141,7 @@ class RunLoss:
     writer_shortfall: float = 0.0  # kUSD under-water writer accounts lack then
     writers_liquidated: int = 0  # writer accounts the keeper took positions or debt from
     writer_shortfall_end: float = 0.0  # kUSD under-water writer accounts lack at the end
+    margin_debt_repaid: float = 0.0  # kUSD of writers' debt the keeper repaid (liquidate_debt)
 
     @classmethod
     def of(cls, r: RunResult, low: float) -> "RunLoss":
@@ -155,6 +156,7 @@ class RunLoss:
             take_vs_market=mean([t.price / t.market for t in r.takes if t.market]),
             writers_below_maintenance=r.writers_below_maintenance, writer_shortfall=r.writer_shortfall / WAD,
             writers_liquidated=r.writers_liquidated, writer_shortfall_end=r.writer_shortfall_end / WAD,
+            margin_debt_repaid=r.margin_debt_repaid / WAD,
         )
 
 

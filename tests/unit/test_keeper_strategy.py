@@ -219,6 +219,27 @@ def test_plan_margin__ramp_half_run__repays_debt_for_the_bonus():
     assert isinstance(action, st.LiquidateMarginDebt)
     assert action.amount == 800 * WAD and action.bonus_bps == 500  # half of 10 %
     assert action.profit == 800 * WAD * 500 // 10_000 - CHEAP_GAS.cost(st.GAS_MARGIN_DEBT)
+    # all of it: the call repays whatever accrued until it is mined
+    assert action.in_full and action.call_amount == MAX_UINT256
+
+
+def test_plan_margin__debt_tokens_short_of_debt_plus_a_bp__repays_a_part_that_leaves_the_bp():
+    debt = 800 * WAD
+    slack = debt // 10_000  # what a part leaves: the fees accrued until mining cannot take it to zero
+    for balance, repaid in ((debt, debt - slack), (debt + slack - 1, debt - slack), (500 * WAD, 500 * WAD)):
+        accounts = [st.MarginAccount(7, health(healthy=False, debt=debt), 8_200)]
+        plan = st.plan_margin(accounts, PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=balance)
+        (action,) = plan.actions
+        assert action.amount == repaid and not action.in_full and action.call_amount == repaid
+
+
+def test_plan_margin__two_accounts_in_full__second_sees_the_first_ones_slack_spent():
+    debt = 800 * WAD
+    accounts = [st.MarginAccount(v, health(healthy=False, debt=debt), 8_200) for v in (7, 8)]
+    balance = 2 * debt + debt // 10_000  # in full for the first only: its slack is spent
+    plan = st.plan_margin(accounts, PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=balance)
+    first, second = plan.actions
+    assert first.in_full and not second.in_full and second.amount == debt - debt // 10_000
 
 
 def test_plan_margin__no_debt_tokens__nothing_to_repay_with():

@@ -156,16 +156,44 @@ def underwater(options, writer, reporter):
     return vault, put
 
 
-def test_liquidate_debt__more_than_the_debt__reverts(options, underwater, keeper, admin):
+def test_liquidate_debt__more_than_the_debt__repays_all_and_pulls_only_the_debt(options, underwater, keeper, admin):
+    """The debt read a block before grows by a second's fees until the transaction is mined:
+    an amount above the debt (max_value) repays all of it, whatever accrued."""
     vault, _ = underwater
     margin, token = options["margin"], options["debt_token"]
     token.mint(keeper, 100_000 * WAD, {"from": admin})
     token.approve(margin, MAX_UINT256, {"from": keeper})
-    debt = margin.health(vault)[1]
-    with brownie.reverts("margin: more than the debt"):
-        margin.liquidate_debt(vault, debt + WAD, keeper, {"from": keeper})
+    read = margin.health(vault)[1]
+    held = token.balanceOf(keeper)
+    tx = margin.liquidate_debt(vault, MAX_UINT256, keeper, {"from": keeper})
+    repaid = tx.events["DebtLiquidated"]["repaid"]
+    assert repaid >= read  # the debt as mined: fees since the read included
+    assert held - token.balanceOf(keeper) == repaid
+    assert margin.health(vault)[1] == 0
+    assert tx.return_value == tx.events["DebtLiquidated"]["collateral"] > 0
+
+
+def test_liquidate_debt__zero_amount__reverts(options, underwater, keeper):
+    vault, _ = underwater
     with brownie.reverts("margin: zero amount"):
-        margin.liquidate_debt(vault, 0, keeper, {"from": keeper})
+        options["margin"].liquidate_debt(vault, 0, keeper, {"from": keeper})
+
+
+def test_liquidate_debt__account_without_debt__reverts(options, writer, reporter, keeper, admin):
+    """An account under its maintenance with options only: its shorts are what to take over."""
+    margin, weth, feed, token = options["margin"], options["weth"], options["feed"], options["debt_token"]
+    weth.mint(writer, 10 * WAD, {"from": writer})
+    weth.approve(margin, MAX_UINT256, {"from": writer})
+    vault = margin.open_account(options["weth_type"], 10 * WAD, {"from": writer}).return_value
+    put = options["series"][(2_000, False)]
+    margin.write(vault, put, 20 * WAD, writer, {"from": writer})  # 20 puts at 2,000 on 10 WETH, no loan
+    feed.set_price(1_500 * WAD, {"from": reporter})
+    assert not margin.health(vault)[4] and margin.health(vault)[1] == 0
+    margin.start_liquidation(vault, {"from": keeper})
+    token.mint(keeper, 1_000 * WAD, {"from": admin})
+    token.approve(margin, MAX_UINT256, {"from": keeper})
+    with brownie.reverts("margin: no debt"):
+        margin.liquidate_debt(vault, MAX_UINT256, keeper, {"from": keeper})
 
 
 def test_liquidate__series_expired__reverts_settle_it(options, underwater, keeper, reporter):

@@ -70,3 +70,8 @@ def test_simulate__batch_with_writers__keeper_liquidates_them_unless_told_not_to
     off = json.loads((tmp_path / "off" / "batch.json").read_text())
     assert on["params"]["liquidate_writers"] is True and off["params"]["liquidate_writers"] is False
     assert on["losses"][0]["writers_liquidated"] > 0 and off["losses"][0]["writers_liquidated"] == 0
+    # writers with loans: the keeper repays debt too
+    assert keel_main(args + ["--writer-debt", "0.8", "--out", str(tmp_path / "loans")]) == 0
+    loans = json.loads((tmp_path / "loans" / "batch.json").read_text())
+    assert loans["book"]["writer_debt"] == 0.8 and on["book"]["writer_debt"] == 0.0
+    assert loans["losses"][0]["margin_debt_repaid"] > 0 == on["losses"][0]["margin_debt_repaid"]

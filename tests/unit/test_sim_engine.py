@@ -197,6 +197,30 @@ def test_writers__slow_crash__keeper_ramps_and_takes_over_shorts_and_all_end_hea
     assert liquidated.loss == alone.loss and liquidated.liquidated == alone.liquidated
 
 
+def test_writers_with_loans__slow_crash__keeper_repays_their_debt_in_full_and_all_end_healthy():
+    """Writers that borrowed 80 % of their room: the keeper takes their shorts over and then
+    repays their debt for collateral (in full: the debt grows by a second's fees between the
+    keeper's read and its transaction; the exact figure read used to leave dust and fail)."""
+    sim = SimBook(BookSpec(vaults=4, seed=3, writers=6, writer_debt=0.8), Params())
+    assert sim.writer_debt > 0
+    owed = sum(debt for _, debt, _, _ in sim.writer_health())
+    assert sim.writer_debt <= owed <= sim.writer_debt * 10_001 // 10_000  # borrowed, plus fees since
+    path = _path(*[2_000 * (0.6 ** (i / 24)) for i in range(25)])
+    sim.params = Params(liquidate_writers=False)
+    alone = sim.run(path)
+    sim.params = Params()
+    liquidated = sim.run(path)
+    assert alone.writers_below_maintenance_end > 0 and alone.writer_shortfall_end > 0
+    assert liquidated.margin_debt_repaid > 0 and liquidated.margin_takeovers > 0
+    assert liquidated.writers_below_maintenance_end == 0 and liquidated.writer_shortfall_end == 0
+    assert liquidated.summary()["margin_debt_repaid"] == liquidated.margin_debt_repaid / WAD
+
+
+def test_book_spec__writer_debt_out_of_range__refused():
+    with pytest.raises(ValueError, match="writer_debt"):
+        SimBook(BookSpec(vaults=2, seed=3, writers=1, writer_debt=1.0), Params())
+
+
 def test_params__writers_left_alone__label_says_so():
     assert "writers not liquidated" in Params(liquidate_writers=False).label()
     assert "writers" not in Params().label()
