@@ -224,6 +224,7 @@ class Keeper:
             flat, percent, cap = self.client.liquidator.functions.reward(collateral_type).call()
             cached = self.types_static[collateral_type] = {
                 "scale": info.token_scale, "penalty": info.liquidation_penalty, "token": info.token,
+                "dust": info.dust,
                 "flat": int(flat), "percent": int(percent), "cap": int(cap),
             }
         return cached
@@ -318,12 +319,17 @@ class Keeper:
         for j, (i, p) in enumerate(priced):
             views.setdefault(i, []).append(st.PositionView.of(p, prices[2 * j], prices[2 * j + 1]))
         out = []
+        dusts: dict[int, int] = {0: 0}  # by type: this tick's read_types cached it
         for i, (v, health, started, _positions) in enumerate(rows):
             record = self.discovery.index.vaults.get(v)
             collateral_type = record.collateral_type if record else 0
             t = self._types.get(collateral_type)
             value = record.collateral * t.price // WAD if record and t else 0
-            out.append(st.MarginAccount(v, health, started, collateral_type, tuple(views.get(i, ())), value))
+            if collateral_type not in dusts:
+                static = self.types_static.get(collateral_type) or self._static(collateral_type)
+                dusts[collateral_type] = static["dust"]
+            dust = dusts[collateral_type]
+            out.append(st.MarginAccount(v, health, started, collateral_type, tuple(views.get(i, ())), value, dust))
         return out
 
     def read_collateral(self, types: dict[int, st.TypeState]) -> dict[int, int]:

@@ -201,6 +201,7 @@ class MarginAccount:
     collateral_type: int = 0
     positions: tuple[PositionView, ...] = ()
     collateral_value: int = 0  # WAD debt tokens: the account's collateral at the oracle price
+    dust: int = 0  # WAD: the type's least debt; a part repaid must leave at least this
 
 
 @dataclass(frozen=True)
@@ -424,11 +425,13 @@ def plan_margin(
         debt = account.health.debt
         room = max(0, balance - settings.debt_reserve)
         # fees accrue until the transaction is mined (1 bp of slack): the exact debt read now
-        # would fall short and leave dust, which the engine refuses. All of it (max_value)
-        # when the keeper can pay the slack too, else a part that leaves the slack unpaid
+        # would fall short and leave less than the dust, which the engine refuses. All of it
+        # (max_value) when the keeper can pay the slack too, else a part that leaves the
+        # type's dust (and the slack) unpaid, if the debt is large enough for one
         slack = debt // 10_000
         in_full = room >= debt + slack
-        amount = debt if in_full else min(room, debt - slack)
+        keep = max(slack, account.dust)
+        amount = debt if in_full else (min(room, debt - keep) if debt > keep else 0)
         if amount == 0:
             continue
         bonus = params.max_bonus_bps * progress_bps(started, now, params.ramp_seconds) // BPS

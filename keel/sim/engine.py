@@ -302,6 +302,7 @@ class SimBook:
         self.writers = self._open_writers(drawn_writers)
         self.health_names = _struct_names("PortfolioMargin", "health")
         self.position_names = _struct_names("PortfolioMargin", "positions")
+        self.dust = int(self.type_info()["dust"])  # WAD: WETH's least debt
         self.writer_debt = self._borrow_against_writers(book.writer_debt)  # WAD kUSD
         if self.writers:
             self._fund_margin_keeper(drawn_writers, self.writer_debt)
@@ -366,8 +367,7 @@ class SimBook:
             raise ValueError("writer_debt: a share of the borrowing room, 0 <= share < 1")
         if not share or not self.writers:
             return 0
-        s = self.s
-        dust = int(self.type_info()["dust"])
+        s, dust = self.s, self.dust
         total = 0
         for vault_id, health in self.margin_health(self.writers).items():
             room = health.value - health.debt - health.initial
@@ -696,7 +696,7 @@ class _RunState:
                                                     s.view(s.margin, "mark", p["series_id"])))
             collateral = int(s.view(s.engine, "vault_position", v)[2])
             out.append(st.MarginAccount(v, health, started, book.weth.type_id, tuple(views),
-                                        collateral * price // WAD))
+                                        collateral * price // WAD, book.dust))
         return out
 
     def _check_writers(self) -> dict[int, MarginHealth] | None:

@@ -233,6 +233,23 @@ def test_plan_margin__debt_tokens_short_of_debt_plus_a_bp__repays_a_part_that_le
         assert action.amount == repaid and not action.in_full and action.call_amount == repaid
 
 
+def test_plan_margin__part_of_the_debt__leaves_the_types_dust_or_repays_nothing():
+    debt = 800 * WAD
+    dust = 100 * WAD
+    account = replace(st.MarginAccount(7, health(healthy=False, debt=debt), 8_200), dust=dust)
+    for balance, repaid in ((debt, debt - dust), (750 * WAD, 700 * WAD), (300 * WAD, 300 * WAD)):
+        plan = st.plan_margin([account], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=balance)
+        (action,) = plan.actions
+        assert action.amount == repaid and not action.in_full
+    # a debt at the dust: only all of it can go, which the balance does not cover
+    small = replace(account, health=health(healthy=False, debt=dust))
+    plan = st.plan_margin([small], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=dust)
+    assert plan.actions == []
+    plan = st.plan_margin([small], PARAMS, now=10_000, econ=CHEAP_GAS, settings=SETTINGS, balance=2 * dust)
+    (action,) = plan.actions
+    assert action.in_full and action.call_amount == MAX_UINT256
+
+
 def test_plan_margin__two_accounts_in_full__second_sees_the_first_ones_slack_spent():
     debt = 800 * WAD
     accounts = [st.MarginAccount(v, health(healthy=False, debt=debt), 8_200) for v in (7, 8)]
