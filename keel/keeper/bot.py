@@ -254,7 +254,7 @@ class Keeper:
                 collateral_type=e.collateral_type, symbol=e.symbol, price=int(price), fresh=bool(fresh) and price != 0,
                 scale=s["scale"], penalty=s["penalty"], reward_flat=s["flat"], reward_percent=s["percent"],
                 reward_cap=s["cap"], room=max(0, int(type_limit) - int(type_debt)), token=s["token"],
-                flash=self.taker is not None and e.collateral_type in self.config.markets,
+                flash=self.taker is not None and e.collateral_type in self.config.markets, dust=s["dust"],
             )
         return types, global_room
 
@@ -319,17 +319,13 @@ class Keeper:
         for j, (i, p) in enumerate(priced):
             views.setdefault(i, []).append(st.PositionView.of(p, prices[2 * j], prices[2 * j + 1]))
         out = []
-        dusts: dict[int, int] = {0: 0}  # by type: this tick's read_types cached it
         for i, (v, health, started, _positions) in enumerate(rows):
             record = self.discovery.index.vaults.get(v)
             collateral_type = record.collateral_type if record else 0
             t = self._types.get(collateral_type)
             value = record.collateral * t.price // WAD if record and t else 0
-            if collateral_type not in dusts:
-                static = self.types_static.get(collateral_type) or self._static(collateral_type)
-                dusts[collateral_type] = static["dust"]
-            dust = dusts[collateral_type]
-            out.append(st.MarginAccount(v, health, started, collateral_type, tuple(views.get(i, ())), value, dust))
+            out.append(st.MarginAccount(v, health, started, collateral_type, tuple(views.get(i, ())), value,
+                                        t.dust if t else 0))
         return out
 
     def read_collateral(self, types: dict[int, st.TypeState]) -> dict[int, int]:

@@ -60,6 +60,7 @@ class TypeState:
     room: int  # WAD of vault debt the auction caps still take for this type (type cap, not global)
     token: str = ""
     flash: bool = True  # a market is configured: take with a flash take (no capital)
+    dust: int = 0  # WAD: the least debt a vault of this type may keep
 
 
 @dataclass(frozen=True)
